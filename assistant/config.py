@@ -1,0 +1,112 @@
+"""Settings: documented defaults, then ASSISTANT_* environment variables, then explicit arguments.
+
+This is the only module that reads the environment. Everything else receives a `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, with its default. Build with `Settings.load(**overrides)`."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="forbid")
+
+    # Where things live.
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of reports and catalog.toml.")
+    index_dir: Path = Field(PROJECT_ROOT / ".index", description="Embedded Chroma store, manifest, BM25.")
+    collection: str = Field("reports", description="Chroma collection name.")
+
+    # Vector store: embedded by default; a Chroma server when a URL or host is given.
+    chroma_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000 for `chroma run`.")
+    chroma_host: str | None = Field(None, description="Chroma server host (alternative to chroma_url).")
+    chroma_port: int = Field(8000, description="Chroma server port, used with chroma_host.")
+    store_timeout_s: float = Field(5.0, description="Seconds to wait for a Chroma server before failing.")
+
+    # Embedding and chunking.
+    embedder: str = Field("minilm", description="Embedder name from the registry.")
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_tokens: int = Field(180, ge=32, le=250, description="Target chunk size in model tokens.")
+    chunk_overlap_sentences: int = Field(1, ge=0, le=3)
+
+    # Retrieval.
+    top_k: int = Field(6, ge=1, le=20, description="Passages handed to the answer writer.")
+    candidates: int = Field(40, ge=5, description="Candidates taken from each of dense and BM25.")
+    abstain_threshold: float = Field(0.40, description="Best passage relevance below this: abstain.")
+
+    # Answer writing.
+    writer: str = Field("extractive", description="extractive (offline), ollama or openai.")
+    audience: str = Field("practitioner", description="practitioner or policy.")
+    max_points: int = Field(5, ge=1, le=10)
+    ollama_url: str = Field("http://127.0.0.1:11434")
+    ollama_model: str = Field("llama3.1")
+    openai_base_url: str | None = Field(None, description="Any OpenAI-compatible server.")
+    openai_api_key: str | None = Field(None)
+    openai_model: str = Field("gpt-4o-mini")
+    llm_timeout_s: float = Field(60.0)
+
+    # Limits on input.
+    max_question_chars: int = Field(2000, ge=10)
+    max_upload_mb: int = Field(50, ge=1)
+
+    @field_validator("audience")
+    @classmethod
+    def _known_audience(cls, value: str) -> str:
+        if value not in {"practitioner", "policy"}:
+            raise ValueError("audience must be 'practitioner' or 'policy'")
+        return value
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then ASSISTANT_* environment, then `overrides` (None values are ignored)."""
+        explicit = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls(**explicit)
+        except Exception as exc:  # pydantic's ValidationError: name the variable to fix
+            raise ConfigError(f"Invalid settings: {exc}. Check your ASSISTANT_* variables and flags.") from exc
+
+    @property
+    def chroma_server(self) -> tuple[str, int] | None:
+        """(host, port) of the Chroma server, or None for the embedded store."""
+        if self.chroma_url:
+            from urllib.parse import urlparse
+
+            parsed = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
+            if not parsed.hostname:
+                raise ConfigError(f"ASSISTANT_CHROMA_URL={self.chroma_url!r} has no host.")
+            return parsed.hostname, parsed.port or 8000
+        if self.chroma_host:
+            return self.chroma_host, self.chroma_port
+        return None
+
+    @property
+    def state_dir(self) -> Path:
+        """Local files that belong to one collection in one store: manifest and BM25 index."""
+        server = self.chroma_server
+        where = f"server-{server[0]}-{server[1]}" if server else "embedded"
+        return self.index_dir / "state" / f"{where}-{self.collection}"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.corpus_dir / "catalog.toml"
+
+
+def prepare_runtime() -> None:
+    """Make the process offline-safe before any model or store library is imported.
+
+    Set here, at the edge of configuration, because these libraries read the environment themselves.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,181 @@
+"""The BM25 side of retrieval (bm25s with Snowball stemming and stop words), persisted next to the store.
+
+It also keeps the chunks themselves, so a lexical hit needs no round trip to the vector store,
+and the acronyms the corpus defines ("Sector Skills Councils (SSCs)"), so "SSC" and
+"Sector Skills Council" find each other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.types import Chunk
+
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z&]{1,9}?)(s?)\)")
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_JOINERS = {"of", "and", "for", "the", "in", "on", "&", "to"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens for each text."""
+    import bm25s
+
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+def find_acronyms(text: str) -> dict[str, str]:
+    """Acronyms defined in `text` as 'Long Name (LN)', mapped (lower-case, singular) to their expansion."""
+    found: dict[str, str] = {}
+    for match in _ACRONYM.finditer(text):
+        acronym = match.group(1)
+        capitals = [c for c in acronym if c.isupper()]
+        words = _WORD.findall(text[max(0, match.start() - 120) : match.start()])
+        # Walk back over the words before the bracket until their capitals spell the acronym.
+        picked: list[str] = []
+        needed = list(capitals)
+        for word in reversed(words):
+            if not needed:
+                break
+            if word[0].isupper() and word[0] == needed[-1]:
+                picked.insert(0, word)
+                needed.pop()
+            elif word.lower() in _JOINERS and picked:
+                picked.insert(0, word)
+            else:
+                break
+        picked = [w.strip("'’") for w in picked]
+        if not needed and len(picked) >= 2:
+            while picked and picked[0].lower() in _JOINERS:
+                picked.pop(0)
+            found.setdefault(acronym.lower(), " ".join(picked))
+    return found
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 over every chunk, the chunks by id, and the corpus's acronyms."""
+
+    chunks: list[Chunk]
+    fingerprint: str
+    acronyms: dict[str, str] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    _bm25: object | None = None
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk], fingerprint: str) -> LexicalIndex:
+        """Index `chunks` (the section path counts as text too, so headings are searchable)."""
+        import bm25s
+
+        chunks = list(chunks)
+        acronyms: dict[str, str] = {}
+        for chunk in chunks:
+            for key, value in find_acronyms(chunk.text).items():
+                acronyms.setdefault(key, value)
+        retriever = bm25s.BM25()
+        corpus_tokens = tokenize([" ".join(c.section) + " " + c.text for c in chunks])
+        retriever.index(corpus_tokens, show_progress=False)
+        frequency: dict[str, int] = {}
+        for tokens in corpus_tokens:
+            for token in set(tokens):
+                frequency[token] = frequency.get(token, 0) + 1
+        total = max(1, len(chunks))
+        idf = {t: round(math.log(1 + total / df), 4) for t, df in frequency.items()}
+        return cls(chunks=chunks, fingerprint=fingerprint, acronyms=acronyms, idf=idf, _bm25=retriever)
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write atomically: a crash leaves the previous index, never half of a new one."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory.parent))
+        try:
+            self._bm25.save(str(staging / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+            with open(staging / "chunks.jsonl", "w", encoding="utf-8") as out:
+                for chunk in self.chunks:
+                    out.write(json.dumps({"text": chunk.text, "meta": chunk.to_metadata()}) + "\n")
+            meta = {
+                "fingerprint": self.fingerprint,
+                "acronyms": self.acronyms,
+                "idf": self.idf,
+                "count": len(self.chunks),
+            }
+            (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            old = directory.with_name(directory.name + ".old")
+            if directory.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(directory, old)
+            os.replace(staging, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex | None:
+        """The saved index, or None when there is none (or it is unreadable)."""
+        import bm25s
+
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            with open(directory / "chunks.jsonl", encoding="utf-8") as lines:
+                chunks = [Chunk.from_metadata(row["text"], row["meta"]) for row in map(json.loads, lines)]
+            retriever = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(
+            chunks=chunks,
+            fingerprint=meta["fingerprint"],
+            acronyms=meta.get("acronyms", {}),
+            idf=meta.get("idf", {}),
+            _bm25=retriever,
+        )
+
+    # -- querying ---------------------------------------------------------------------------------
+
+    def expand(self, query: str) -> str:
+        """The query plus the expansions of acronyms it uses and the acronyms of phrases it spells out."""
+        extra: list[str] = []
+        lowered = query.lower()
+        for word in _WORD.findall(query):
+            key = word.lower().rstrip("’'")
+            for candidate in (key, key[:-1] if key.endswith("s") else None):
+                if candidate and candidate in self.acronyms and word[:1].isupper():
+                    extra.append(self.acronyms[candidate])
+                    break
+        for acronym, expansion in self.acronyms.items():
+            stem = expansion.lower().rstrip("s")
+            if stem and stem in lowered:
+                extra.append(acronym.upper())
+        return query if not extra else f"{query} ({'; '.join(dict.fromkeys(extra))})"
+
+    def weight(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term (unknown terms weigh as rare ones)."""
+        return self.idf.get(term, math.log(1 + max(1, len(self.chunks))))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (already expanded)."""
+        tokens = tokenize([query])[0]
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)  # type: ignore[attr-defined]

@@ -1,0 +1,235 @@
+"""The vector store: Chroma through langchain-chroma. The only module that imports chromadb.
+
+Embedded (a persistent folder) by default; a Chroma server (`chroma run`) when the settings name one.
+The collection records which embedder and chunker built it, so a mismatch is caught on open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from assistant.config import Settings, prepare_runtime
+from assistant.embeddings import Embedder
+from assistant.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from assistant.types import Chunk
+
+# Bump when ingest/chunk.py would cut the same text differently: old indexes must be rebuilt.
+CHUNKER_VERSION = "sentence-chunks/2"
+
+_WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
+
+
+def _chroma():
+    prepare_runtime()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb, ChromaSettings
+
+
+class ChunkStore:
+    """Chunks and their vectors in one Chroma collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder):
+        self.settings = settings
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._client = self._connect()
+        self._vectorstore: Any = None
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """Where the store lives, for messages."""
+        server = self.settings.chroma_server
+        return f"Chroma server at http://{server[0]}:{server[1]}" if server else f"{self.settings.index_dir}"
+
+    def _connect(self) -> Any:
+        chromadb, ChromaSettings = _chroma()
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+        server = self.settings.chroma_server
+        if server is None:
+            self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(self.settings.index_dir / "chroma"), settings=chroma_settings)
+        host, port = server
+        try:
+            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+            # chromadb's HTTP session has no timeout at all; a hung server would hang every question.
+            session = getattr(getattr(client, "_server", None), "_session", None)
+            if session is not None:
+                import httpx
+
+                session.timeout = httpx.Timeout(self.settings.store_timeout_s * 6, connect=self.settings.store_timeout_s)
+            client.heartbeat()
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        return client
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
+        host, port = self.settings.chroma_server or ("?", 0)
+        return StoreUnavailableError(
+            f"Cannot reach the Chroma server at http://{host}:{port} ({type(exc).__name__}). "
+            f"Start it with `chroma run --path .chroma-server --host {host} --port {port}`, "
+            "or unset ASSISTANT_CHROMA_URL to use the embedded store."
+        )
+
+    def _guard(self, call, *args, **kwargs):
+        """Run a store call, turning a lost server into a clear error."""
+        try:
+            return call(*args, **kwargs)
+        except (IndexMissingError, IndexMismatchError):
+            raise
+        except Exception as exc:
+            if self.settings.chroma_server and _looks_like_connection_error(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    # -- collection -----------------------------------------------------------------------------
+
+    def _expected_metadata(self) -> dict[str, str]:
+        return {"embedder": self.embedder.version, "chunker": CHUNKER_VERSION}
+
+    def _collection_exists(self) -> bool:
+        names = self._guard(self._client.list_collections)
+        return self.settings.collection in {getattr(c, "name", c) for c in names}
+
+    def open(self, *, create: bool = False) -> ChunkStore:
+        """Open the collection; with `create`, make it if missing. Checks embedder/chunker versions."""
+        if not create and not self._collection_exists():
+            raise IndexMissingError(
+                f"No index in {self.describe()}: run `assistant ingest` (or `make run`) to build it."
+            )
+        from langchain_chroma import Chroma
+
+        self._vectorstore = self._guard(
+            Chroma,
+            collection_name=self.settings.collection,
+            embedding_function=self.embedder,
+            client=self._client,
+            collection_metadata=self._expected_metadata(),
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        found = self._collection.metadata or {}
+        expected = self._expected_metadata()
+        for key, want in expected.items():
+            if found.get(key) != want:
+                raise IndexMismatchError(
+                    f"The index in {self.describe()} was built with {key} {found.get(key)!r}, "
+                    f"but this version uses {want!r}. Re-ingest: `assistant ingest --rebuild`."
+                )
+        return self
+
+    @property
+    def vectorstore(self) -> Any:
+        """The LangChain `Chroma` vector store over the collection."""
+        if self._vectorstore is None:
+            self.open()
+        return self._vectorstore
+
+    @property
+    def _collection(self) -> Any:
+        return self.vectorstore._collection
+
+    def reset(self) -> None:
+        """Drop the collection and start empty (for --rebuild)."""
+        if self._collection_exists():
+            self._guard(self._client.delete_collection, self.settings.collection)
+        self._vectorstore = None
+        self.open(create=True)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Write chunks with their precomputed vectors (embedded with a context header, stored plain)."""
+        for i in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[i : i + _WRITE_BATCH]
+            self._guard(
+                self._collection.upsert,
+                ids=[c.chunk_id for c in part],
+                embeddings=[list(v) for v in vectors[i : i + _WRITE_BATCH]],
+                documents=[c.text for c in part],
+                metadatas=[c.to_metadata() for c in part],
+            )
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        """Refresh text and metadata of chunks already stored, keeping their vectors."""
+        for i in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[i : i + _WRITE_BATCH]
+            self._guard(
+                self._collection.update,
+                ids=[c.chunk_id for c in part],
+                documents=[c.text for c in part],
+                metadatas=[c.to_metadata() for c in part],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), _WRITE_BATCH):
+            self._guard(self._collection.delete, ids=ids[i : i + _WRITE_BATCH])
+
+    def ids_for_source(self, source: str) -> set[str]:
+        """Ids of every chunk that came from `source` (a path relative to the corpus)."""
+        found = self._guard(self._collection.get, where={"source": source}, include=[])
+        return set(found["ids"])
+
+    def sources(self) -> set[str]:
+        """Every source file with chunks in the store."""
+        found = self._guard(self._collection.get, include=["metadatas"])
+        return {m["source"] for m in found["metadatas"]}
+
+    def set_info(self, **values: str | int) -> None:
+        """Record facts about the index (e.g. the corpus fingerprint) in the collection metadata."""
+        metadata = dict(self._collection.metadata or {})
+        metadata.update(values)
+        self._guard(self._collection.modify, metadata=metadata)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._guard(lambda: self._collection.metadata) or {})
+
+    def count(self) -> int:
+        return int(self._guard(self._collection.count))
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk in the store, in report and reading order."""
+        found = self._guard(self._collection.get, include=["documents", "metadatas"])
+        chunks = [Chunk.from_metadata(d, m) for d, m in zip(found["documents"], found["metadatas"], strict=True)]
+        return sorted(chunks, key=lambda c: (c.report, c.ordinal))
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        found = self._guard(self._collection.get, ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            m["chunk_id"]: Chunk.from_metadata(d, m)
+            for d, m in zip(found["documents"], found["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def search(
+        self, vector: Sequence[float], k: int, reports: Sequence[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks to `vector` with cosine similarity, optionally only from some reports."""
+        where: dict[str, Any] | None = None
+        if reports:
+            where = {"report": reports[0]} if len(reports) == 1 else {"report": {"$in": list(reports)}}
+        k = max(1, min(k, self.count()))
+        results = self._guard(
+            self._collection.query,
+            query_embeddings=[list(vector)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (Chunk.from_metadata(doc, meta), 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                results["documents"][0], results["metadatas"][0], results["distances"][0], strict=True
+            )
+        ]
+
+
+def _looks_like_connection_error(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(s in text for s in ("connect", "timeout", "timed out", "refused", "unreachable", "remoteprotocol"))

@@ -1,0 +1,230 @@
+"""Plain data passed between the layers: reports, chunks, passages, citations and answers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """Bibliographic facts about one report, from the catalog or the file itself."""
+
+    id: str
+    file: str
+    title: str
+    year: int | None = None
+    authors: tuple[str, ...] = ()
+    publisher: str = ""
+    series: str = ""
+    kind: str = ""
+    aliases: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def byline(self) -> str:
+        """Authors (shortened past three) or, failing that, the publisher."""
+        if not self.authors:
+            return self.publisher
+        if len(self.authors) > 3:
+            return f"{self.authors[0]} et al."
+        return ", ".join(self.authors)
+
+    @property
+    def label(self) -> str:
+        """A short name for headings and attributions, e.g. 'SSDA (2008)' or 'Hodgson et al. (2019)'."""
+        name = self.aliases[0] if self.aliases else self.id
+        if self.authors and name == self.authors[0].split()[-1] and len(self.authors) > 1:
+            name += " et al."
+        return f"{name} ({self.year})" if self.year else name
+
+    def reference(self) -> str:
+        """A full reference: authors (year) title. Publisher. Series."""
+        parts = [f"{', '.join(self.authors) or self.publisher} ({self.year or 'n.d.'}). {self.title}."]
+        if self.authors and self.publisher:
+            parts.append(f"{self.publisher}.")
+        if self.series:
+            parts.append(f"{self.series}.")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a report as indexed: plain text plus where exactly it came from."""
+
+    chunk_id: str
+    report: str
+    title: str
+    year: int | None
+    section: tuple[str, ...]
+    text: str
+    char_start: int
+    char_end: int
+    line_start: int
+    line_end: int
+    page_start: int | None
+    page_end: int | None
+    source: str
+    ordinal: int
+    # Sentence boundaries as (start, end) offsets into `text`, found once at ingest time.
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def sentence_texts(self) -> list[str]:
+        """The chunk's sentences, verbatim."""
+        if not self.sentences:
+            # Chunks from older indexes or hand-made ones: a plain split is good enough for display.
+            return [s for s in re.split(r"(?<=[.!?])\s+", self.text) if s.strip()]
+        return [self.text[a:b] for a, b in self.sentences]
+
+    @property
+    def location(self) -> str:
+        """Where a reader finds this text: pages for PDFs, else lines (and printed pages if known)."""
+        return format_location(self.page_start, self.page_end, self.line_start, self.line_end, self.source)
+
+    @property
+    def section_label(self) -> str:
+        return " › ".join(self.section) if self.section else "(front matter)"
+
+    def to_metadata(self) -> dict[str, Any]:
+        """Flat metadata for the vector store (scalar values only)."""
+        return {
+            "chunk_id": self.chunk_id,
+            "report": self.report,
+            "title": self.title,
+            "year": self.year or 0,
+            "section": "\x1f".join(self.section),
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "page_start": self.page_start or 0,
+            "page_end": self.page_end or 0,
+            "source": self.source,
+            "ordinal": self.ordinal,
+            "sentences": ";".join(f"{a},{b}" for a, b in self.sentences),
+        }
+
+    @classmethod
+    def from_metadata(cls, text: str, meta: dict[str, Any]) -> Chunk:
+        """Inverse of `to_metadata`."""
+        return cls(
+            chunk_id=str(meta["chunk_id"]),
+            report=str(meta["report"]),
+            title=str(meta["title"]),
+            year=int(meta["year"]) or None,
+            section=tuple(s for s in str(meta.get("section", "")).split("\x1f") if s),
+            text=text,
+            char_start=int(meta["char_start"]),
+            char_end=int(meta["char_end"]),
+            line_start=int(meta["line_start"]),
+            line_end=int(meta["line_end"]),
+            page_start=int(meta.get("page_start", 0)) or None,
+            page_end=int(meta.get("page_end", 0)) or None,
+            source=str(meta["source"]),
+            ordinal=int(meta.get("ordinal", 0)),
+            sentences=tuple(
+                (int(a), int(b))
+                for a, b in (pair.split(",") for pair in str(meta.get("sentences", "")).split(";") if pair)
+            ),
+        )
+
+
+def format_location(
+    page_start: int | None, page_end: int | None, line_start: int, line_end: int, source: str
+) -> str:
+    """'p. 4', 'pp. 4–5', 'lines 120–131' or 'p. 4, lines 120–131' for text showing page numbers."""
+    pages = ""
+    if page_start:
+        pages = f"p. {page_start}" if page_end in (None, page_start) else f"pp. {page_start}–{page_end}"
+    if source.lower().endswith(".pdf"):
+        return pages or "page unknown"
+    lines = f"line {line_start}" if line_start == line_end else f"lines {line_start}–{line_end}"
+    return f"{pages}, {lines}" if pages else lines
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused relevance and rank."""
+
+    chunk: Chunk
+    score: float
+    rank: int = 0
+    dense: float | None = None
+    lexical: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered citation: the exact quote and where it comes from."""
+
+    n: int
+    report: str
+    title: str
+    byline: str
+    year: int | None
+    section: str
+    location: str
+    quote: str
+    chunk_id: str
+    passage: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """The assistant's answer: Markdown with [n] markers, its citations and the evidence behind it."""
+
+    question: str
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    abstained: bool = False
+    verified: bool = True
+    removed: int = 0
+    writer: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    notice: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON contract documented in the README."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "verified": self.verified,
+            "removed": self.removed,
+            "writer": self.writer,
+            "citations": [
+                {
+                    "n": c.n,
+                    "report": c.report,
+                    "title": c.title,
+                    "authors": c.byline,
+                    "year": c.year,
+                    "section": c.section,
+                    "location": c.location,
+                    "quote": c.quote,
+                    "chunk_id": c.chunk_id,
+                }
+                for c in self.citations
+            ],
+            "passages": [
+                {
+                    "rank": p.rank,
+                    "chunk_id": p.chunk.chunk_id,
+                    "report": p.chunk.report,
+                    "section": p.chunk.section_label,
+                    "location": p.chunk.location,
+                    "text": p.chunk.text,
+                    "score": round(p.score, 4),
+                }
+                for p in self.passages
+            ],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
