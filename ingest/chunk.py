@@ -1,0 +1,146 @@
+"""Cut a cleaned report into sentence-aware chunks that keep their section and exact location."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.store import CHUNKER_VERSION
+from assistant.types import Chunk, ReportInfo
+from ingest.clean import Block, CleanDoc
+
+__all__ = ["CHUNKER_VERSION", "chunk_document", "embedding_text"]
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    start: int  # offsets into CleanDoc.text
+    end: int
+    block: Block
+    tokens: int
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets in `text`, trimmed of surrounding white space."""
+    spans = []
+    for span in _segmenter().segment(text):
+        start, end = span.start, span.end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans or ([(0, len(text))] if text.strip() else [])
+
+
+def chunk_document(
+    doc: CleanDoc,
+    report: ReportInfo,
+    source: str,
+    count_tokens: Callable[[str], int],
+    *,
+    target_tokens: int = 180,
+    overlap_sentences: int = 1,
+) -> list[Chunk]:
+    """Pack each section's sentences into chunks of about `target_tokens`, overlapping by sentences.
+
+    A chunk never crosses a heading, so its section path is exact, and headings are never chunks.
+    """
+    chunks: list[Chunk] = []
+    seen_ids: dict[str, int] = {}
+    for group in _section_groups(doc.blocks):
+        sentences = [
+            _Sentence(b.start + a, b.start + z, b, count_tokens(doc.text[b.start + a : b.start + z]))
+            for b in group
+            for a, z in split_sentences(b.text)
+        ]
+        for window in _pack(sentences, target_tokens, overlap_sentences):
+            chunks.append(_make_chunk(doc, report, source, group[0].section_path, window, len(chunks), seen_ids))
+    return chunks
+
+
+def _section_groups(blocks: Sequence[Block]) -> list[list[Block]]:
+    """Runs of paragraphs under one heading (a heading, or a change of section, ends a run)."""
+    groups: list[list[Block]] = []
+    current: list[Block] = []
+    for block in blocks:
+        if block.kind == "heading" or (current and block.section_path != current[-1].section_path):
+            if current:
+                groups.append(current)
+            current = []
+        if block.kind != "heading" and block.text.strip():
+            current.append(block)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _pack(sentences: list[_Sentence], target: int, overlap: int) -> list[list[_Sentence]]:
+    windows: list[list[_Sentence]] = []
+    i = 0
+    while i < len(sentences):
+        window = [sentences[i]]
+        used = sentences[i].tokens
+        j = i + 1
+        while j < len(sentences) and used + sentences[j].tokens <= target:
+            window.append(sentences[j])
+            used += sentences[j].tokens
+            j += 1
+        windows.append(window)
+        if j >= len(sentences):
+            break
+        # Step back by the overlap, but always move forward by at least one sentence.
+        i = max(j - overlap, i + 1)
+    return windows
+
+
+def _make_chunk(
+    doc: CleanDoc,
+    report: ReportInfo,
+    source: str,
+    section: tuple[str, ...],
+    window: list[_Sentence],
+    ordinal: int,
+    seen_ids: dict[str, int],
+) -> Chunk:
+    start, end = window[0].start, window[-1].end
+    text = doc.text[start:end]
+    digest = hashlib.sha1(f"{report.id}\n{' > '.join(section)}\n{text}".encode()).hexdigest()[:16]
+    # The same text twice in one report (a repeated boilerplate line) still needs distinct ids.
+    seen_ids[digest] = seen_ids.get(digest, 0) + 1
+    chunk_id = f"{report.id}:{digest}" + (f"-{seen_ids[digest]}" if seen_ids[digest] > 1 else "")
+    pages = [s.block.page for s in window if s.block.page is not None]
+    return Chunk(
+        chunk_id=chunk_id,
+        report=report.id,
+        title=report.title,
+        year=report.year,
+        section=section,
+        text=text,
+        char_start=start,
+        char_end=end,
+        line_start=window[0].block.line_start,
+        line_end=window[-1].block.line_end,
+        page_start=min(pages) if pages else None,
+        page_end=max(pages) if pages else None,
+        source=source,
+        ordinal=ordinal,
+        sentences=tuple((s.start - start, s.end - start) for s in window),
+    )
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees: a short context header (report, section) before the plain text."""
+    section = " > ".join(chunk.section[-2:])
+    header = f"{chunk.title} ({chunk.year})" if chunk.year else chunk.title
+    return f"{header}. {section}.\n{chunk.text}" if section else f"{header}.\n{chunk.text}"

@@ -1,0 +1,129 @@
+"""Read a report file (PDF, TXT, Markdown) into raw pages, or say in one line why it cannot be read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import IngestError
+from ingest.clean import PageText
+
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file's raw text by page, with what the file says about itself."""
+
+    path: Path
+    pages: tuple[PageText, ...]
+    markdown: bool
+    title: str | None = None
+    year: int | None = None
+    warning: str | None = None
+
+
+def load_file(path: Path, *, max_bytes: int | None = None) -> LoadedFile:
+    """Load `path`; raise `IngestError` with a one-line, actionable reason when it cannot be used."""
+    if not path.exists():
+        raise IngestError(f"{path}: not found; check the path.")
+    if not path.is_file():
+        raise IngestError(f"{path}: not a file.")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(f"{path.name}: the file is empty.")
+    if max_bytes is not None and size > max_bytes:
+        raise IngestError(f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit.")
+    if suffix == ".pdf":
+        return _load_pdf(path)
+    return _load_text(path, markdown=suffix in (".md", ".markdown"))
+
+
+def _load_text(path: Path, *, markdown: bool) -> LoadedFile:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
+        raise IngestError(f"{path.name}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
+    warning = None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text, encoding = _decode_legacy(data, path)
+        warning = f"{path.name}: not UTF-8; read as {encoding}. Save it as UTF-8 to silence this."
+    if not text.strip():
+        raise IngestError(f"{path.name}: has no text (only white space).")
+    # Universal newlines keep line numbers identical to what an editor shows.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    title = _first_title_line(text)
+    year_match = _YEAR.search(text[:3000])
+    return LoadedFile(
+        path=path,
+        pages=(PageText(text=text, page=None, first_line=1),),
+        markdown=markdown,
+        title=title,
+        year=int(year_match.group(1)) if year_match else None,
+        warning=warning,
+    )
+
+
+def _decode_legacy(data: bytes, path: Path) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError(f"{path.name}: the text encoding cannot be recognised; save it as UTF-8.")
+    return str(best), best.encoding
+
+
+def _control_ratio(sample: bytes) -> float:
+    if not sample:
+        return 0.0
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return control / len(sample)
+
+
+def _first_title_line(text: str) -> str | None:
+    for line in text.splitlines()[:40]:
+        stripped = line.strip().lstrip("#").strip().strip("*").strip()
+        if 4 <= len(stripped) <= 150 and any(ch.isalpha() for ch in stripped) and not stripped.isdigit():
+            return stripped
+    return None
+
+
+def _load_pdf(path: Path) -> LoadedFile:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(f"{path.name}: the PDF is encrypted; save an unprotected copy and add that.")
+        pages = []
+        for number, page in enumerate(reader.pages, start=1):
+            pages.append(PageText(text=page.extract_text() or "", page=number, first_line=1))
+    except IngestError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise IngestError(f"{path.name}: the PDF is encrypted; save an unprotected copy and add that.") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AssertionError) as exc:
+        raise IngestError(f"{path.name}: not a readable PDF ({type(exc).__name__}: {exc}); re-export it.") from exc
+    if not any(p.text.strip() for p in pages):
+        raise IngestError(
+            f"{path.name}: the PDF has no text layer (a scan?); run OCR on it first (e.g. `ocrmypdf`)."
+        )
+    meta = reader.metadata or {}
+    title = (getattr(meta, "title", None) or "").strip() or _first_title_line(pages[0].text)
+    year = None
+    created = getattr(meta, "creation_date", None) if meta else None
+    if created is not None:
+        year = created.year
+    else:
+        match = _YEAR.search(" ".join(p.text for p in pages[:2]))
+        year = int(match.group(1)) if match else None
+    return LoadedFile(path=path, pages=tuple(pages), markdown=False, title=title, year=year)
