@@ -1,0 +1,233 @@
+"""Question (+ history) -> passages -> draft -> verified, cited Answer. Also a LangChain Runnable."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from assistant.catalog import Catalog
+from assistant.config import Settings
+from assistant.conversation import standalone_query
+from assistant.embeddings import Embedder, get_embedder
+from assistant.errors import InvalidQuestionError
+from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.retrieval import HybridRetriever, Retrieval
+from assistant.store import ChunkStore
+from assistant.types import Answer, ReportInfo
+from assistant.verify import best_sentence, verify
+
+NOT_COVERED = "The reports don't cover this question."
+
+
+class Assistant:
+    """The engine behind the CLI, the app and the evals. Safe to share between threads."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, catalog: Catalog):
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.catalog = catalog
+        self.retriever = HybridRetriever(settings, store, catalog)
+        self._writers: dict[str, AnswerWriter] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Assistant:
+        """Open the index named by `settings` (raises `IndexMissingError` if there is none)."""
+        settings = settings or Settings.load()
+        embedder = embedder or get_embedder(settings)
+        store = ChunkStore(settings, embedder).open()
+        catalog = Catalog.load(settings.catalog_path)
+        assistant = cls(settings, embedder, store, catalog)
+        for chunk in assistant.retriever.lexical.chunks:  # reports indexed without a catalog entry
+            if catalog.get(chunk.report) is None:
+                catalog.add(ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year))
+        return assistant
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] | None = None,
+        reports: Sequence[str] | None = None,
+        *,
+        writer: str | None = None,
+        audience: str | None = None,
+        id: str | None = None,
+    ) -> Answer:
+        """Answer `question` from the reports, with verified citations (or an honest abstention)."""
+        answer: Answer | None = None
+        for event in self.stream(question, history, reports, writer=writer, audience=audience, id=id):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[str] | None = None,
+        reports: Sequence[str] | None = None,
+        *,
+        writer: str | None = None,
+        audience: str | None = None,
+        id: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the final verified `Answer`.
+
+        An LLM's raw text streams as it arrives; the final `Answer` is the verified version of it.
+        """
+        started = time.perf_counter()
+        question = self.check_question(question)
+        history = [self.check_question(h) for h in (history or []) if h and h.strip()]
+        reports = self._check_reports(reports)
+        writer_name = writer or self.settings.writer
+        answer_writer = self.writer(writer_name)
+
+        query = question
+        if history:
+            condense = getattr(answer_writer, "condense", None)
+            query = condense(history, question) if condense else standalone_query(question, history)
+        found = self.retriever.retrieve(query, self.settings.top_k, reports)
+        retrieved = time.perf_counter()
+
+        labels = {r.id: r.label for r in self.catalog}
+        request = WriteRequest(
+            question=question,
+            passages=found.passages,
+            history=tuple(history),
+            audience=audience or self.settings.audience,
+            reports_named=tuple(found.reports_named) if not reports else tuple(reports) if len(reports) > 1 else (),
+            max_points=self.settings.max_points,
+            embed=self.embedder.embed_documents,
+            question_vector=self.embedder.embed_query(query),
+            term_weight=self.retriever.lexical.weight,
+            report_labels=labels,
+        )
+        if self._too_weak(found):
+            answer = self._abstain(question, found, request, writer_name)
+        else:
+            pieces: list[str] = []
+            for piece in answer_writer.stream(request):
+                pieces.append(piece)
+                if writer_name != "extractive":
+                    yield piece
+            draft = "".join(pieces)
+            answer = self._finish(question, draft, found, writer_name)
+            if not answer.citations:
+                answer = self._abstain(question, found, request, writer_name)
+            elif writer_name == "extractive":
+                yield from answer.answer.splitlines(keepends=True)
+        done = time.perf_counter()
+        answer.id = id
+        answer.timings_ms = {
+            "retrieve": (retrieved - started) * 1000,
+            "generate": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
+        yield answer
+
+    def writer(self, name: str) -> AnswerWriter:
+        """The answer writer called `name`, created once."""
+        if name not in self._writers:
+            self._writers[name] = get_writer(name, self.settings)
+        return self._writers[name]
+
+    def as_runnable(self) -> AnswerRunnable:
+        """This assistant as a LangChain Runnable (invoke, stream, batch)."""
+        return AnswerRunnable(self)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        """Strip control characters; refuse empty or overlong questions with a clear message."""
+        if not isinstance(question, str):
+            raise InvalidQuestionError("The question must be text.")
+        cleaned = "".join(
+            ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
+        )
+        cleaned = " ".join(cleaned.split())
+        if not cleaned:
+            raise InvalidQuestionError("The question is empty: type a question about the reports.")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise InvalidQuestionError(
+                f"The question is {len(cleaned):,} characters; the limit is {limit:,}. Shorten it."
+            )
+        return cleaned
+
+    def _check_reports(self, reports: Sequence[str] | None) -> list[str] | None:
+        if not reports:
+            return None
+        known = set(self.retriever.reports_in_index())
+        unknown = [r for r in reports if r not in known]
+        if unknown:
+            raise InvalidQuestionError(
+                f"Unknown report {', '.join(unknown)}. Reports in the index: {', '.join(sorted(known))}."
+            )
+        return list(dict.fromkeys(reports))
+
+    def _too_weak(self, found: Retrieval) -> bool:
+        return not found.passages or found.best_dense < self.settings.abstain_threshold
+
+    def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
+        checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)
+        notice = ""
+        if checked.removed:
+            notice = f"{checked.removed} statement(s) not supported by the cited passages were removed."
+        return Answer(
+            question=question,
+            answer=checked.text,
+            citations=checked.citations,
+            passages=found.passages,
+            verified=checked.verified,
+            removed=checked.removed,
+            writer=writer_name,
+            notice=notice,
+        )
+
+    def _abstain(self, question: str, found: Retrieval, request: WriteRequest, writer_name: str) -> Answer:
+        """Say plainly that the reports do not cover it, with up to three nearest related passages."""
+        nearest = found.passages[:3]
+        lines = [NOT_COVERED]
+        if nearest:
+            lines.append("")
+            lines.append("The nearest related evidence, which may not answer it:")
+            for n, passage in enumerate(nearest, start=1):
+                label = (request.report_labels or {}).get(passage.chunk.report, passage.chunk.report)
+                lines.append(f"- “{best_sentence(question, passage)}” [{n}] — *{label}*")
+        checked = verify("\n".join(lines), nearest, self.catalog.reports)
+        return Answer(
+            question=question,
+            answer=checked.text,
+            citations=checked.citations,
+            passages=found.passages,
+            abstained=True,
+            verified=checked.verified,
+            removed=checked.removed,
+            writer=writer_name,
+        )
+
+
+class AnswerRunnable(Runnable[Any, Answer]):
+    """`Assistant.ask` as a Runnable. Input: a question string or {"question", "history", "reports"}."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+
+    @staticmethod
+    def _arguments(value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            return {"question": value}
+        allowed = {"question", "history", "reports", "writer", "audience", "id"}
+        return {k: v for k, v in dict(value).items() if k in allowed}
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        return self.assistant.ask(**self._arguments(input))
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        yield from self.assistant.stream(**self._arguments(input))

@@ -1,0 +1,218 @@
+"""The default, offline answer writer: picks the sentences that best answer the question and quotes them.
+
+No language model is involved, so nothing can be invented: every point is a verbatim quote from a
+numbered passage (or a quote trimmed with an ellipsis), and the only words of our own are labels.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.generate.base import Draft, WriteRequest
+from assistant.lexical import tokenize
+
+MAX_QUOTE_WORDS = 55
+MIN_QUOTE_WORDS = 6
+EMBED_CANDIDATES = 18  # sentences embedded per question: enough for quality, cheap enough for latency
+_ACTION = re.compile(
+    r"\b(should|need(?:s|ed)? to|must|can|could|recommend\w*|effective|success\w*|key|important|"
+    r"helps?|enabl\w*|good practice|approach\w*|work(?:s|ed)? best|ensure|build\w*|develop\w*)\b",
+    re.IGNORECASE,
+)
+_LIST_ITEM_MAX_WORDS = 30
+
+
+@dataclass
+class _Candidate:
+    passage: int  # 1-based passage number
+    report: str
+    text: str
+    index: int  # sentence index within the passage
+    relevance: float = 0.0
+    items: tuple[str, ...] = ()  # list items quoted under a lead-in sentence ending with ':'
+
+
+class ExtractiveWriter:
+    """Lead sentence plus quoted points, each carrying its [n]; grouped by report for comparisons."""
+
+    name = "extractive"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def write(self, request: WriteRequest) -> Draft:
+        """Compose the answer from the best sentences of the passages."""
+        chosen = self.select(request)
+        if not chosen:
+            return Draft(text="", abstain=True)
+        return Draft(text=self._compose(request, chosen))
+
+    def stream(self, request: WriteRequest) -> Iterator[str]:
+        """The answer line by line (it is composed at once; streaming keeps the interface uniform)."""
+        text = self.write(request).text
+        for line in text.splitlines(keepends=True):
+            yield line
+
+    # -- choosing sentences -----------------------------------------------------------------------
+
+    def select(self, request: WriteRequest) -> list[_Candidate]:
+        """The best non-redundant sentences, at most `max_points`."""
+        candidates = list(self._candidates(request.passages))
+        if not candidates:
+            return []
+        question_terms = set(tokenize([request.question])[0])
+        weight = request.term_weight or (lambda _t: 1.0)
+        total = sum(weight(t) for t in question_terms) or 1.0
+        for c in candidates:
+            terms = set(tokenize([c.text + " " + " ".join(c.items)])[0])
+            lexical = sum(weight(t) for t in question_terms & terms) / total
+            rank_prior = 1.0 / math.sqrt(c.passage)
+            c.relevance = 0.55 * lexical + 0.25 * rank_prior + 0.1 * _actionable(c.text, request.audience)
+        candidates.sort(key=lambda c: -c.relevance)
+        shortlist = candidates[:EMBED_CANDIDATES]
+        vectors = None
+        if request.embed is not None and request.question_vector is not None:
+            vectors = np.asarray(request.embed([c.text for c in shortlist]), dtype=np.float32)
+            similarity = vectors @ np.asarray(request.question_vector, dtype=np.float32)
+            for c, s in zip(shortlist, similarity, strict=True):
+                c.relevance += 0.9 * float(s)
+        return _diverse(shortlist, vectors, request)
+
+    def _candidates(self, passages: Sequence) -> Iterator[_Candidate]:
+        seen: set[str] = set()
+        for n, passage in enumerate(passages, start=1):
+            sentences = passage.chunk.sentence_texts
+            i = 0
+            while i < len(sentences):
+                text = sentences[i].strip()
+                items: list[str] = []
+                if text.endswith(":"):
+                    j = i + 1
+                    while j < len(sentences) and len(sentences[j].split()) <= _LIST_ITEM_MAX_WORDS and len(items) < 6:
+                        items.append(sentences[j].strip())
+                        j += 1
+                    if items:
+                        i = j - 1
+                key = _normalise(text)
+                if key not in seen and _quotable(text, bool(items)):
+                    seen.add(key)
+                    yield _Candidate(n, passage.chunk.report, text, i, items=tuple(items))
+                i += 1
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _compose(self, request: WriteRequest, chosen: list[_Candidate]) -> str:
+        labels = request.report_labels or {}
+        lines: list[str] = []
+        lead, rest = chosen[0], chosen[1:]
+        if len(request.reports_named) > 1:
+            lines.append("The reports each speak to this; here is what each one says.")
+            for report in request.reports_named:
+                picked = [c for c in chosen if c.report == report]
+                lines.append("")
+                lines.append(f"**{labels.get(report, report)}**")
+                if not picked:
+                    lines.append("- This report's passages retrieved for the question do not address it directly.")
+                lines.extend(_point(c, labels, with_label=False) for c in picked)
+            return "\n".join(lines).strip() + "\n"
+        opener = "What the evidence suggests doing:" if request.audience == "practitioner" else "What the reports found:"
+        lines.append(f"**In short:** {_quote(lead)}")
+        if rest:
+            lines.append("")
+            lines.append(opener)
+            lines.extend(_point(c, labels, with_label=True) for c in rest)
+        elif lead.items:
+            lines.extend(f"  - {_wrap(item)} [{lead.passage}]" for item in lead.items)
+        return "\n".join(lines).strip() + "\n"
+
+
+def _quote(c: _Candidate) -> str:
+    return f"{_wrap(_trim(c.text))} [{c.passage}]"
+
+
+def _point(c: _Candidate, labels: dict[str, str], *, with_label: bool) -> str:
+    label = f" — *{labels.get(c.report, c.report)}*" if with_label else ""
+    line = f"- {_quote(c)}{label}"
+    if c.items:
+        line += "".join(f"\n  - {_wrap(_trim(item))} [{c.passage}]" for item in c.items)
+    return line
+
+
+def _wrap(text: str) -> str:
+    return f"“{text}”"
+
+
+def _trim(text: str) -> str:
+    """A long sentence cut at a word boundary, the cut marked with an ellipsis."""
+    words = text.split()
+    if len(words) <= MAX_QUOTE_WORDS:
+        return text
+    cut = " ".join(words[:MAX_QUOTE_WORDS]).rstrip(",;:")
+    return f"{cut} …"
+
+
+def _quotable(text: str, has_items: bool) -> bool:
+    words = text.split()
+    if len(words) < MIN_QUOTE_WORDS and not has_items:
+        return False
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < 0.6 * len(text.replace(" ", "")):
+        return False  # table rows, figures, references
+    if text.endswith("?") or (text.endswith(":") and not has_items):
+        return False
+    if text.isupper():
+        return False
+    return True
+
+
+def _actionable(text: str, audience: str) -> float:
+    hits = len(_ACTION.findall(text))
+    score = min(1.0, hits / 2)
+    return score if audience == "practitioner" else 0.3 * score
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _diverse(shortlist: list[_Candidate], vectors, request: WriteRequest) -> list[_Candidate]:
+    """Maximal marginal relevance: relevant sentences that do not repeat each other."""
+    limit = request.max_points + 1  # the lead and the points
+    order = sorted(range(len(shortlist)), key=lambda i: -shortlist[i].relevance)
+    picked: list[int] = []
+    words = [set(_normalise(c.text).split()) for c in shortlist]
+    for i in order:
+        if len(picked) >= limit:
+            break
+        redundant = False
+        for j in picked:
+            if vectors is not None and float(vectors[i] @ vectors[j]) > 0.88:
+                redundant = True
+            overlap = len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
+            if overlap > 0.7:
+                redundant = True
+        if not redundant:
+            picked.append(i)
+    chosen = [shortlist[i] for i in picked]
+    if len(request.reports_named) > 1:
+        chosen = _cover_reports(chosen, shortlist, request.reports_named, limit)
+    return chosen
+
+
+def _cover_reports(chosen: list[_Candidate], pool: list[_Candidate], reports: Sequence[str], limit: int):
+    """In a comparison, make sure every named report with any evidence gets a point."""
+    result = list(chosen)
+    for report in reports:
+        if not any(c.report == report for c in result):
+            best = next((c for c in sorted(pool, key=lambda c: -c.relevance) if c.report == report), None)
+            if best is not None:
+                result.append(best)
+    while len(result) > limit + len(reports) - 1:
+        result.pop(len(result) - 2 if len(result) > 1 else 0)
+    return result

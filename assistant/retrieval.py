@@ -1,0 +1,156 @@
+"""Hybrid, report-aware retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank.
+
+Exposed as a LangChain retriever for composition, and as `HybridRetriever.retrieve` for the chain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.catalog import Catalog
+from assistant.config import Settings
+from assistant.errors import IndexMissingError
+from assistant.lexical import LexicalIndex
+from assistant.routing import ReportRouter
+from assistant.store import ChunkStore
+from assistant.types import Chunk, Passage
+
+RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Passages for a question, plus what routing decided."""
+
+    passages: list[Passage]
+    reports_named: list[str]
+    query: str
+    best_dense: float
+
+
+class HybridRetriever:
+    """Dense and lexical search over one store, steered to the reports a question names."""
+
+    def __init__(self, settings: Settings, store: ChunkStore, catalog: Catalog):
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.router = ReportRouter(catalog)
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, loaded from disk, rebuilt only when the store's corpus has changed."""
+        with self._lock:
+            fingerprint = str(self.store.info().get("corpus_fingerprint", ""))
+            if self._lexical is None or self._lexical.fingerprint != fingerprint:
+                directory = self.settings.state_dir / "bm25"
+                loaded = LexicalIndex.load(directory)
+                if loaded is None or loaded.fingerprint != fingerprint:
+                    chunks = self.store.all_chunks()
+                    if not chunks:
+                        raise IndexMissingError(
+                            f"The index in {self.store.describe()} is empty: run `assistant ingest`."
+                        )
+                    loaded = LexicalIndex.build(chunks, fingerprint)
+                    loaded.save(directory)
+                self._lexical = loaded
+            return self._lexical
+
+    def reports_in_index(self) -> list[str]:
+        return sorted({c.report for c in self.lexical.chunks})
+
+    def retrieve(
+        self, query: str, k: int | None = None, reports: Sequence[str] | None = None
+    ) -> Retrieval:
+        """Top `k` passages for `query`; `reports` filters explicitly, else the question's own naming steers."""
+        k = k or self.settings.top_k
+        lexical = self.lexical
+        named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
+        scope = list(reports) if reports else named
+        expanded = lexical.expand(query)
+        vector = self.store.embedder.embed_query(expanded)
+        if len(scope) > 1 and not reports:
+            # A comparison: evidence from each report it names, interleaved.
+            per_report = [self._search(expanded, vector, [r], max(2, k // len(scope))) for r in scope]
+            passages = _interleave(per_report, k)
+        else:
+            passages = self._search(expanded, vector, scope or None, k)
+        best = max((p.dense or 0.0 for p in passages), default=0.0)
+        ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical) for i, p in enumerate(passages)]
+        return Retrieval(passages=ranked, reports_named=named, query=expanded, best_dense=best)
+
+    def _search(
+        self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int
+    ) -> list[Passage]:
+        candidates = self.settings.candidates
+        dense = self.store.search(vector, candidates, reports)
+        lexical = self.lexical
+        scores = lexical.scores(query)
+        if reports:
+            allowed = np.array([c.report in reports for c in lexical.chunks])
+            scores = np.where(allowed, scores, 0.0)
+        top = np.argsort(-scores)[:candidates]
+        lexical_hits = [(lexical.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+
+        fused: dict[str, float] = {}
+        by_id: dict[str, Chunk] = {}
+        dense_score: dict[str, float] = {}
+        lexical_score: dict[str, float] = {}
+        max_lex = lexical_hits[0][1] if lexical_hits else 1.0
+        for rank, (chunk, similarity) in enumerate(dense):
+            fused[chunk.chunk_id] = fused.get(chunk.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            by_id[chunk.chunk_id] = chunk
+            dense_score[chunk.chunk_id] = similarity
+        for rank, (chunk, score) in enumerate(lexical_hits):
+            fused[chunk.chunk_id] = fused.get(chunk.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            by_id.setdefault(chunk.chunk_id, chunk)
+            lexical_score[chunk.chunk_id] = score / max_lex
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        return [
+            Passage(by_id[cid], fused[cid], 0, dense_score.get(cid), lexical_score.get(cid, 0.0))
+            for cid in order
+        ]
+
+
+def _interleave(lists: list[list[Passage]], k: int) -> list[Passage]:
+    out: list[Passage] = []
+    seen: set[str] = set()
+    for i in range(max((len(x) for x in lists), default=0)):
+        for passages in lists:
+            if i < len(passages) and passages[i].chunk.chunk_id not in seen:
+                out.append(passages[i])
+                seen.add(passages[i].chunk.chunk_id)
+    return out[: max(k, len(lists) * 2)]
+
+
+class ReportRetriever(BaseRetriever):
+    """LangChain retriever over `HybridRetriever`: Documents carry the chunk's metadata and score."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    hybrid: HybridRetriever
+    k: int = 6
+    reports: list[str] | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        found = self.hybrid.retrieve(query, self.k, self.reports)
+        return [
+            Document(
+                page_content=p.chunk.text,
+                id=p.chunk.chunk_id,
+                metadata={**p.chunk.to_metadata(), "score": p.score, "rank": p.rank, "location": p.chunk.location},
+            )
+            for p in found.passages
+        ]

@@ -1,0 +1,275 @@
+"""The command line: ingest, search, ask, chat, reports and eval. A thin edge over the engine.
+
+This module sits beside app.py at the top of the import graph: it may use assistant, ingest and
+evals; none of those import it. Errors from the engine become a one-line message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from assistant.config import Settings, prepare_runtime
+from assistant.errors import AssistantError
+
+app = typer.Typer(
+    help="Evidence assistant for employer engagement: answers cited to research reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+console = Console()
+errors = Console(stderr=True)
+
+_state: dict[str, Any] = {}
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.load(**_state, **overrides)
+
+
+def edge(func: Callable) -> Callable:
+    """Turn engine errors into a short message and exit code 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AssistantError as exc:
+            errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            errors.print("Interrupted.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(
+    index_dir: Annotated[Path | None, typer.Option(help="Index folder (ASSISTANT_INDEX_DIR).")] = None,
+    corpus_dir: Annotated[Path | None, typer.Option(help="Reports folder (ASSISTANT_CORPUS_DIR).")] = None,
+    chroma_url: Annotated[
+        str | None, typer.Option(help="Use a Chroma server, e.g. http://127.0.0.1:8000 (ASSISTANT_CHROMA_URL).")
+    ] = None,
+) -> None:
+    """Settings come from defaults, then ASSISTANT_* variables, then these flags."""
+    prepare_runtime()
+    _state.clear()
+    _state.update({k: v for k, v in {"index_dir": index_dir, "corpus_dir": corpus_dir, "chroma_url": chroma_url}.items() if v})
+
+
+@app.command()
+@edge
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start from an empty index.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Index reports (PDF, TXT, Markdown) incrementally: only new or changed files are embedded.
+
+    Example: `assistant ingest corpus/ --rebuild`
+    """
+    from ingest.pipeline import run_ingest
+
+    settings = _settings()
+    summary = run_ingest(settings, paths or None, rebuild=rebuild, progress=not quiet)
+    table = Table(title="Ingest summary", show_header=False)
+    table.add_row("files seen", str(summary.files))
+    table.add_row("indexed (new or changed)", str(len(summary.indexed)))
+    table.add_row("unchanged", str(len(summary.unchanged)))
+    table.add_row("removed", str(len(summary.removed)))
+    table.add_row("chunks embedded", str(summary.chunks_embedded))
+    table.add_row("chunks deleted", str(summary.chunks_deleted))
+    table.add_row("chunks in index", str(summary.total_chunks))
+    table.add_row("skipped (failed)", str(len(summary.failures)))
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    console.print(table)
+    for warning in summary.warnings:
+        errors.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+    for failure in summary.failures:
+        errors.print(f"[red]Skipped:[/] {failure.reason}", highlight=False)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@edge
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """Show the top passages for a query, with report, section, location and score.
+
+    Example: `assistant search "how did the SSDA define employer engagement" -k 3`
+    """
+    from assistant.chain import Assistant
+
+    assistant = Assistant.from_settings(_settings())
+    if report:
+        assistant._check_reports(report)
+    found = assistant.retriever.retrieve(assistant.check_question(query), k, report)
+    if as_json:
+        for p in found.passages:
+            row = {
+                "rank": p.rank,
+                "chunk_id": p.chunk.chunk_id,
+                "report": p.chunk.report,
+                "title": p.chunk.title,
+                "section": p.chunk.section_label,
+                "location": p.chunk.location,
+                "score": round(p.score, 4),
+                "text": p.chunk.text,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    for p in found.passages:
+        console.rule(f"[bold]{p.rank}. {p.chunk.report}[/] · {p.chunk.section_label} · {p.chunk.location} · score {p.score:.4f}")
+        console.print(p.chunk.text, highlight=False, markup=False)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    if answer.abstained:
+        console.print("[bold yellow]Not covered by the reports[/]")
+    console.print(Markdown(answer.answer))
+    if answer.notice:
+        errors.print(f"[yellow]{answer.notice}[/]")
+    if answer.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            console.print(
+                f"[{c.n}] {c.byline} ({c.year or 'n.d.'}) {c.title} — {c.section}, {c.location}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command()
+@edge
+def ask(
+    question: Annotated[str | None, typer.Argument(help="Your question (omit with --batch).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
+    writer: Annotated[str | None, typer.Option(help="Answer writer: extractive, ollama, openai.")] = None,
+    audience: Annotated[str | None, typer.Option(help="practitioner or policy.")] = None,
+    batch: Annotated[Path | None, typer.Option(help="JSONL file of {id, question, history}.")] = None,
+) -> None:
+    """Answer a question from the reports, every point cited.
+
+    Example: `assistant ask "How can colleges engage small employers?"`
+    or `assistant ask --batch questions.jsonl --json`
+    """
+    from assistant.chain import Assistant
+
+    settings = _settings(writer=writer, audience=audience)
+    if batch is None and not question:
+        raise AssistantError("Give a question, or --batch FILE.jsonl.")
+    assistant = Assistant.from_settings(settings)
+    if batch is None:
+        _print_answer(assistant.ask(question or "", None, report), as_json)
+        return
+    for line_no, line in enumerate(_read_batch(batch), start=1):
+        try:
+            item = json.loads(line)
+            answer = assistant.ask(
+                item["question"], item.get("history") or None, item.get("reports") or report, id=item.get("id")
+            )
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        except (ValueError, KeyError, TypeError) as exc:
+            print(json.dumps({"id": None, "line": line_no, "error": f"bad input line: {exc}"}), flush=True)
+        except AssistantError as exc:
+            print(json.dumps({"id": item.get("id"), "line": line_no, "error": str(exc)}), flush=True)
+
+
+def _read_batch(path: Path) -> list[str]:
+    if not path.is_file():
+        raise AssistantError(f"{path}: not found; give a JSONL file with one {{\"question\": ...}} per line.")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@app.command()
+@edge
+def chat(
+    report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
+    writer: Annotated[str | None, typer.Option(help="Answer writer: extractive, ollama, openai.")] = None,
+) -> None:
+    """An interactive session that remembers the conversation. Empty line or Ctrl-D to quit.
+
+    Example: `assistant chat` then "What are employer networks?" and "And how were they funded?"
+    """
+    from assistant.chain import Assistant
+
+    assistant = Assistant.from_settings(_settings(writer=writer))
+    history: list[str] = []
+    console.print("Ask about the reports. An empty line ends the session.")
+    while True:
+        try:
+            question = console.input("[bold cyan]you> [/]").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            answer = assistant.ask(question, history, report)
+        except AssistantError as exc:
+            errors.print(f"[red]{exc}[/]")
+            continue
+        _print_answer(answer, as_json=False)
+        history.append(question)
+
+
+@app.command()
+@edge
+def reports() -> None:
+    """List the reports in the catalog and the index, with chunk counts.
+
+    Example: `assistant reports`
+    """
+    from assistant.chain import Assistant
+
+    assistant = Assistant.from_settings(_settings())
+    counts: dict[str, int] = {}
+    for chunk in assistant.retriever.lexical.chunks:
+        counts[chunk.report] = counts.get(chunk.report, 0) + 1
+    table = Table("id", "year", "title", "by", "chunks")
+    for info in assistant.catalog:
+        table.add_row(info.id, str(info.year or ""), info.title, info.byline, str(counts.get(info.id, 0)))
+    console.print(table)
+
+
+@app.command(name="eval")
+@edge
+def evaluate(
+    writer: Annotated[str | None, typer.Option(help="Answer writer to evaluate.")] = None,
+    baseline: Annotated[bool, typer.Option("--baseline", help="Also score the tutorial pipeline.")] = False,
+    cases: Annotated[Path | None, typer.Option(help="Cases file (default evals/cases.jsonl).")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Fail if a metric is below evals/thresholds.toml.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default evals/reports).")] = None,
+) -> None:
+    """Score answers against the known findings and write a report (JSON, Markdown, PNG).
+
+    Example: `assistant eval --baseline --gate`
+    """
+    from evals.runner import run_cli
+
+    code = run_cli(_settings(writer=writer), cases=cases, baseline=baseline, gate=gate, out=out, console=console)
+    if code:
+        raise typer.Exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
