@@ -1,0 +1,82 @@
+"""Shared fixtures: a tiny deterministic embedder and a three-report corpus, each test in its own tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings, prepare_runtime
+from assistant.embeddings import Embedder, register_embedder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+_WORD = re.compile(r"[a-z]{3,}")
+
+prepare_runtime()
+
+
+class FakeEmbedder(Embedder):
+    """Bag of hashed words in 128 dimensions, normalised: similar wording gives similar vectors."""
+
+    name = "fake"
+    version = "fake/1"
+    max_tokens = 256
+    dims = 128
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.embedded = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.dims
+        for word in _WORD.findall(text.lower()):
+            word = word.rstrip("s")
+            index = int(hashlib.md5(word.encode()).hexdigest()[:8], 16) % self.dims
+            vector[index] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        self.embedded += len(texts)
+        return [self._vector(t) for t in texts]
+
+
+register_embedder("fake", lambda settings: FakeEmbedder())
+
+
+@pytest.fixture(autouse=True)
+def _isolate_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's ASSISTANT_* settings."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ASSISTANT_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A private copy of the three-report fixture corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "corpus", target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
+    """Settings pointing every path at tmp_path, with the fake embedder."""
+    return Settings.load(corpus_dir=corpus_dir, index_dir=tmp_path / "index", embedder="fake", abstain_threshold=0.1)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
