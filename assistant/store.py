@@ -154,13 +154,15 @@ class ChunkStore:
             )
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
-        """Refresh text and metadata of chunks already stored, keeping their vectors."""
+        """Refresh the metadata (offsets, ordinal) of chunks already stored, keeping text and vectors.
+
+        Same id means same report, section and text, so only where the chunk sits can have changed.
+        """
         for i in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[i : i + _WRITE_BATCH]
             self._guard(
                 self._collection.update,
                 ids=[c.chunk_id for c in part],
-                documents=[c.text for c in part],
                 metadatas=[c.to_metadata() for c in part],
             )
 

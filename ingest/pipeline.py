@@ -258,13 +258,20 @@ def _write(store: ChunkStore, source: str, chunks: list[Chunk], batch_size: int,
     kept = [c for c in chunks if c.chunk_id in existing]
     bar.total = (bar.total or 0) + len(fresh)
     bar.refresh()
-    for i in range(0, len(fresh), batch_size):
-        batch = fresh[i : i + batch_size]
-        vectors = store.embedder.embed_documents([embedding_text(c) for c in batch])
-        store.upsert(batch, vectors)
-        bar.update(len(batch))
-    if kept:
-        store.update_metadata(kept)
+    written: list[str] = []
+    try:
+        for i in range(0, len(fresh), batch_size):
+            batch = fresh[i : i + batch_size]
+            vectors = store.embedder.embed_documents([embedding_text(c) for c in batch])
+            store.upsert(batch, vectors)
+            written.extend(c.chunk_id for c in batch)
+            bar.update(len(batch))
+        if kept:
+            store.update_metadata(kept)
+    except Exception:
+        # Leave the file as it was: its old chunks are untouched, the new ones go again.
+        store.delete(written)
+        raise
     stale = existing - {c.chunk_id for c in chunks}
     store.delete(stale)
     return len(fresh), len(stale)
