@@ -1,0 +1,269 @@
+"""Page logic through Streamlit's AppTest: the real app script, the real model, the fixture index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_module
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+IN_SCOPE = "How can colleges engage small employers?"
+OUT_OF_SCOPE = "What is the capital of France?"
+
+
+class RecordingStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media storage, kept so a test can read what a download button offers."""
+
+    made: list[RecordingStorage] = []
+
+    def __init__(self, media_endpoint: str) -> None:
+        super().__init__(media_endpoint)
+        RecordingStorage.made.append(self)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> type[RecordingStorage]:
+    RecordingStorage.made.clear()
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    return RecordingStorage
+
+
+def download_text(at: AppTest, key: str) -> str:
+    """The text the download button `key` would save."""
+    filename = Path(at.download_button(key=key).proto.url).name
+    for storage in reversed(RecordingStorage.made):
+        try:
+            return storage.get_file(filename).content.decode("utf-8")
+        except Exception:  # noqa: BLE001 - MediaFileStorageError: not in this run's storage
+            continue
+    raise AssertionError(f"no stored download {filename}")
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_empty_state_names_the_reports_and_offers_examples(app_env):
+    at = start()
+    intro = next(m for m in markdown(at) if "research reports" in m)
+    assert "Beta (2015)" in intro and "Colleges and Small Employers" in intro
+    example = at.button(key="example-For practitioners")
+    example.click().run()
+    assert at.session_state["turns"][0].question == example.label
+    assert at.session_state["turns"][0].answer is not None
+
+
+def test_question_renders_answer_with_citation_cards(app_env):
+    at = ask(start(), IN_SCOPE)
+    answer = at.session_state["turns"][0].answer
+    assert answer is not None and not answer.abstained and answer.citations
+    text = markdown(at)
+    assert answer.answer.strip() in text  # the verified answer replaced the streamed draft
+    for c in answer.citations:
+        assert f"**\\[{c.n}\\] {c.title}**" in text
+    assert any("<mark class='quote'>" in m for m in text)  # the quote highlighted in its passage
+    assert len(at.chat_message) == 2
+
+
+def test_follow_up_passes_history_and_the_sidebar_choices(app_env, monkeypatch):
+    from assistant.chain import Assistant
+
+    seen: list[tuple[list[str], dict]] = []
+    original = Assistant.stream
+
+    def spy(self, question, history=None, reports=None, **kwargs):
+        seen.append((list(history or []), kwargs))
+        return original(self, question, history, reports, **kwargs)
+
+    monkeypatch.setattr(Assistant, "stream", spy)
+    at = start()
+    at.radio(key="audience").set_value("policy").run()
+    at = ask(ask(at, IN_SCOPE), "And what stops them training staff?")
+    assert [history for history, _ in seen] == [[], [IN_SCOPE]]
+    assert seen[-1][1] == {"writer": "extractive", "audience": "policy"}
+    assert len(at.chat_message) == 4
+
+
+def test_retrieval_details_show_passages_scores_and_timings(app_env):
+    at = start()
+    at.toggle(key="details").set_value(True).run()
+    ask(at, IN_SCOPE)
+    assert "Retrieval details" in [e.label for e in at.expander]
+    assert len(at.dataframe) == 1 and {"score", "report", "text"} <= set(at.dataframe[0].value.columns)
+    assert any("total" in c.value and "ms" in c.value for c in at.caption)
+
+
+def test_out_of_scope_question_shows_the_abstention_box(app_env):
+    at = ask(start(), OUT_OF_SCOPE)
+    assert at.session_state["turns"][0].answer.abstained
+    assert any("don't cover" in box.value for box in at.info)
+    assert "Nearest related passages" in " ".join(markdown(at))
+
+
+def test_report_filter_limits_citations_to_that_report(app_env):
+    at = start()
+    at.multiselect(key="reports").set_value(["alpha-2010"]).run()
+    ask(at, IN_SCOPE)
+    answer = at.session_state["turns"][0].answer
+    assert answer.citations
+    assert {c.report for c in answer.citations} == {"alpha-2010"}
+    cards = [m for m in markdown(at) if m.startswith("**\\[")]
+    assert cards and all("Employer Networks in Practice" in m for m in cards)
+
+
+def test_export_contains_answer_quotes_and_references(app_env, downloads):
+    at = ask(start(), IN_SCOPE)
+    answer = at.session_state["turns"][0].answer
+    note = download_text(at, "download-conversation")
+    assert "## References" in note
+    assert "Carol Test (2015). Colleges and Small Employers. Beta Agency." in note
+    assert IN_SCOPE in note and answer.citations[0].quote in note
+    single = download_text(at, "download-0")
+    assert "## References" in single and IN_SCOPE in single
+
+
+def test_question_markup_is_shown_as_text(app_env):
+    at = ask(start(), "Do <script>alert(1)</script> networks help *small* firms?")
+    shown = [m for m in markdown(at) if "script" in m]
+    assert shown and all("\\<script\\>" in m for m in shown)
+
+
+def _stale_index(tmp_path: Path, corpus: str) -> dict[str, str]:
+    """An index built with another embedder (the unit tests' fake one), so the app's model does not match."""
+    from assistant.config import Settings
+    from ingest.pipeline import run_ingest
+
+    run_ingest(Settings.load(corpus_dir=corpus, index_dir=tmp_path / "stale", embedder="fake"), progress=False)
+    return {"ASSISTANT_INDEX_DIR": str(tmp_path / "stale")}
+
+
+@pytest.mark.parametrize(
+    ("case", "heading", "fix"),
+    [
+        ("missing", "no index of the reports yet", "assistant ingest"),
+        ("stale", "index is out of date", "assistant ingest --rebuild"),
+        ("chroma down", "vector store cannot be reached", "chroma run"),
+    ],
+)
+def test_unusable_index_shows_the_fix(case, heading, fix, app_env, monkeypatch, tmp_path, fresh_cache):
+    env = {
+        "missing": lambda: {"ASSISTANT_INDEX_DIR": str(tmp_path / "no-index")},
+        "stale": lambda: _stale_index(tmp_path, app_env["ASSISTANT_CORPUS_DIR"]),
+        "chroma down": lambda: {"ASSISTANT_CHROMA_URL": "http://127.0.0.1:9", "ASSISTANT_STORE_TIMEOUT_S": "2"},
+    }[case]()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert heading in message.lower() and fix in message
+    assert not at.chat_input  # the chat stops; the other pages stay reachable
+
+
+def test_unreachable_llm_writer_explains_and_extractive_still_works(app_env, monkeypatch, fresh_cache):
+    monkeypatch.setenv("ASSISTANT_OLLAMA_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("ASSISTANT_LLM_TIMEOUT_S", "3")
+    at = start()
+    at.selectbox(key="writer").set_value("ollama").run()
+    assert any("needs" in c.value and "Ollama" in c.value for c in at.caption)
+    ask(at, IN_SCOPE)
+    assert at.session_state["turns"][0].error
+    assert any("extractive" in e.value for e in at.error)
+    at.selectbox(key="writer").set_value("extractive").run()
+    ask(at, IN_SCOPE)
+    assert at.session_state["turns"][1].answer is not None
+
+
+def test_new_conversation_clears_the_turns(app_env):
+    at = ask(start(), IN_SCOPE)
+    at.button(key="new-conversation").click().run()
+    assert at.session_state["turns"] == []
+    assert any("research reports" in m for m in markdown(at))  # back to the empty state
+
+
+def test_reports_page_lists_the_library(app_env):
+    at = start()
+    at.switch_page("pages/reports.py").run()
+    assert not at.exception
+    text = " ".join(markdown(at)) + " ".join(c.value for c in at.caption)
+    for title in ("Employer Networks in Practice", "Colleges and Small Employers", "Job Brokerage for Progression"):
+        assert title in text
+    assert "3 passages in the index" in text  # alpha-2010 has three chunks
+
+
+def test_reports_page_opens_a_report_at_a_cited_passage(app_env):
+    at = ask(start(), IN_SCOPE)
+    cited = at.session_state["turns"][0].answer.citations[-1]
+    at.switch_page("pages/reports.py")
+    at.query_params["report"] = cited.report
+    at.query_params["chunk"] = cited.chunk_id
+    at.run()
+    assert not at.exception
+    assert any("Cited passage" in c.value for c in at.caption)
+    highlighted = [m for m in markdown(at) if "<mark class='quote'>" in m]
+    assert len(highlighted) == 1 and cited.quote.split()[0] in highlighted[0]
+
+
+def _evaluation_page(path: str) -> None:
+    from pathlib import Path
+
+    from pages.evaluation import render_evaluation
+
+    render_evaluation(Path(path))
+
+
+def test_evaluation_page_without_a_report_says_how_to_run_it(tmp_path):
+    at = AppTest.from_function(_evaluation_page, args=(str(tmp_path / "latest.json"),)).run()
+    assert any("make eval" in box.value for box in at.info)
+
+
+def test_evaluation_page_shows_metrics_kinds_and_failures(tmp_path):
+    report = {
+        "generated": "2026-01-01T00:00:00",
+        "writer": "extractive",
+        "n_cases": 3,
+        "metrics": {"citation_precision": 0.9, "recall": 0.5},
+        "by_kind": {"finding": {"n": 2, "recall": 0.5}, "comparison": {"n": 1}},
+        "baseline": None,
+        "thresholds": {"recall": 0.6},
+        "failures": [{"id": "c7", "kind": "finding", "question": "Why <b>x</b>?", "reasons": ["missed span"]}],
+    }
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    at = AppTest.from_function(_evaluation_page, args=(str(path),)).run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["0.900", "0.500"]
+    assert any("recall" in e.value for e in at.error)  # below its threshold
+    assert any("missed span" in m for m in markdown(at))
+    assert any("\\<b\\>" in e.label for e in at.expander)
+
+
+def test_evaluation_page_reads_min_and_max_thresholds(tmp_path):
+    report = {
+        "metrics": {"coverage": 0.8, "false_abstention": 0.1, "p50_ms": 120.0},
+        "thresholds": {"min": {"coverage": 0.5}, "max": {"false_abstention": 0.07}},
+        "failures": [],
+    }
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    at = AppTest.from_function(_evaluation_page, args=(str(path),)).run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["0.800", "0.100", "120 ms"]
+    assert [e.value for e in at.error] == ["Outside the quality gate: false\\_abstention."]
