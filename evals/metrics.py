@@ -1,0 +1,320 @@
+"""Deterministic scoring of one answer against one case, and the averages over many. No LLM judge.
+
+Everything here is a pure function of a case, an `Answer` and the source text it cites, so that the
+unit tests can score hand-made answers. The runner does the I/O (index look-ups, report files).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assistant.types import Answer, Chunk, Citation, Passage
+from assistant.verify import quote_in
+from evals.cases import EvalCase, normalise, span_in
+
+#: A passage holding this share of an evidence span's words, as one run from its start or end, holds
+#: the span: the rest is in the neighbouring chunk.
+PARTIAL_SPAN = 0.6
+HIT_DEPTH = 5
+
+_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
+# A word broken over two lines ("employ-" / "ment"): the cleaner joins it, so the comparison must too.
+_LINE_END_HYPHEN = re.compile(r"(?<=[A-Za-z])-[ \t]*\n[ \t]*(?=[a-z])")
+# Lines the cleaner drops from the running text: lone page numbers and a logo with a page number.
+_FURNITURE = re.compile(r"^\s*(?:\d{1,3}|[A-Z][A-Z&' ]+ \d{1,3})\s*$", re.MULTILINE)
+_BULLET = re.compile(
+    r"^[ \t]*[\u2022\u25aa\u25cf\u25a0\u25e6\u2023\u2043\u00b7\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc]", re.M
+)
+
+#: Every metric in a report, in display order, with whether higher is better.
+METRICS: dict[str, bool] = {
+    "hit_at_1": True,
+    "hit_at_5": True,
+    "mrr": True,
+    "citation_precision": True,
+    "citation_recall": True,
+    "coverage": True,
+    "abstention": True,
+    "false_abstention": False,
+    "adversarial_pass": True,
+    "latency_p50_ms": False,
+    "latency_p95_ms": False,
+}
+
+
+@dataclass
+class CaseResult:
+    """How one answer scored on one case; `reasons` says why it failed (empty when it passed)."""
+
+    id: str
+    kind: str
+    question: str
+    expect_abstain: bool
+    abstained: bool = False
+    error: str = ""
+    has_evidence: bool = False
+    evidence_rank: int | None = None
+    citations: int = 0
+    citations_ok: int = 0
+    citation_problems: list[str] = field(default_factory=list)
+    expected_reports: list[str] = field(default_factory=list)
+    cited_reports: list[str] = field(default_factory=list)
+    fact_groups: int = 0
+    missing_facts: list[list[str]] = field(default_factory=list)
+    forbidden_found: list[str] = field(default_factory=list)
+    adversarial_pass: bool | None = None
+    latency_ms: float = 0.0
+    answer: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def in_scope(self) -> bool:
+        """The reports answer this case: the assistant should not abstain."""
+        return not self.expect_abstain
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready detail for the report."""
+        return {**asdict(self), "passed": self.passed}
+
+
+# -- matching ------------------------------------------------------------------------------------
+
+
+def evidence_in(span: str, text: str) -> bool:
+    """True when `span` is in `text`, or a run of >= 60% of its words from its start or its end is."""
+    if span_in(span, text):
+        return True
+    words = normalise(span).split()
+    need = math.ceil(len(words) * PARTIAL_SPAN)
+    if need < 1 or need >= len(words):
+        return False
+    haystack = normalise(text)
+    return " ".join(words[:need]) in haystack or " ".join(words[-need:]) in haystack
+
+
+def evidence_rank(case: EvalCase, passages: Sequence[Passage]) -> int | None:
+    """1-based position of the first passage holding any of the case's evidence spans (same report)."""
+    for position, passage in enumerate(passages, start=1):
+        if any(ev.report == passage.chunk.report and evidence_in(ev.text, passage.chunk.text) for ev in case.evidence):
+            return position
+    return None
+
+
+def _compact(text: str) -> str:
+    """Normalised text with ALL white space and emphasis marks removed: robust to repaired words."""
+    return normalise(text).replace(" ", "").replace("*", "").replace("__", "")
+
+
+def quote_fragments(quote: str) -> list[str]:
+    """The ellipsis-separated pieces of a quote."""
+    return [f for f in _ELLIPSIS.split(quote) if f.strip()]
+
+
+def quote_in_source(quote: str, source: str) -> bool:
+    """True when every fragment of `quote` is in the raw `source` text, ignoring all white space.
+
+    The cleaner joins words broken by stray spaces or by a hyphen at a line end, and drops page
+    numbers and bullet glyphs, so the raw text is compared in each of those forms.
+    """
+    fragments = [_compact(f) for f in quote_fragments(quote)]
+    if not fragments or not all(fragments):
+        return False
+    joined = _LINE_END_HYPHEN.sub("", source)
+    variants = {_compact(v) for v in (source, joined, _BULLET.sub("", _FURNITURE.sub("", joined)))}
+    return all(any(f in v for v in variants) for f in fragments)
+
+
+def check_citation(citation: Citation, chunk: Chunk | None, source: str | None) -> str | None:
+    """Why `citation` cannot be verified, or None when its quote is at the cited place.
+
+    `chunk` is the indexed chunk named by `citation.chunk_id` (None if the index lacks it); `source`
+    is the original report's text at the chunk's location (its lines, or its PDF pages).
+    """
+    label = f"[{citation.n}] {citation.report} {citation.location}"
+    if chunk is None:
+        return f"{label}: chunk {citation.chunk_id} is not in the index"
+    if chunk.report != citation.report:
+        return f"{label}: chunk {citation.chunk_id} belongs to {chunk.report}"
+    if chunk.location != citation.location:
+        return f"{label}: the chunk is at {chunk.location}, not at the cited location"
+    if not quote_in(citation.quote, chunk.text):
+        return f"{label}: quote not in the cited chunk: “{_short(citation.quote)}”"
+    if source is None:
+        return f"{label}: the report file {chunk.source} cannot be read"
+    if not quote_in_source(citation.quote, source):
+        return f"{label}: quote not in the report file at that location: “{_short(citation.quote)}”"
+    return None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def term_in(term: str, text: str) -> bool:
+    """Case-, space- and typography-insensitive containment of a required or forbidden term."""
+    needle = normalise(term)
+    return bool(needle) and needle in normalise(text.replace("*", ""))
+
+
+def missing_fact_groups(groups: Iterable[Sequence[str]], text: str) -> list[list[str]]:
+    """The required fact groups none of whose terms occur in `text`."""
+    return [list(group) for group in groups if not any(term_in(t, text) for t in group)]
+
+
+# -- one case --------------------------------------------------------------------------------------
+
+
+def score_case(
+    case: EvalCase,
+    answer: Answer,
+    citation_problems: Sequence[str | None],
+) -> CaseResult:
+    """Score `answer` on `case`; `citation_problems` holds `check_citation`'s verdict per citation."""
+    result = CaseResult(id=case.id, kind=case.kind, question=case.question, expect_abstain=case.expect_abstain)
+    result.abstained = answer.abstained
+    result.answer = answer.answer
+    result.latency_ms = float(answer.timings_ms.get("total", 0.0))
+    result.has_evidence = bool(case.evidence) and case.expect_abstain is False
+    result.evidence_rank = evidence_rank(case, answer.passages) if result.has_evidence else None
+    result.citations = len(answer.citations)
+    result.citation_problems = [p for p in citation_problems if p]
+    result.citations_ok = result.citations - len(result.citation_problems)
+    result.expected_reports = list(case.expected_reports)
+    result.cited_reports = sorted({c.report for c in answer.citations})
+    result.fact_groups = len(case.required_facts)
+    result.missing_facts = missing_fact_groups(case.required_facts, answer.answer)
+    result.forbidden_found = [t for t in case.must_not_contain if term_in(t, answer.answer)]
+    if case.kind == "adversarial":
+        result.adversarial_pass = (
+            answer.abstained == case.expect_abstain
+            and not result.forbidden_found
+            and (answer.abstained or result.citations > 0)
+        )
+    result.reasons = failure_reasons(result)
+    return result
+
+
+def error_case(case: EvalCase, error: str) -> CaseResult:
+    """A case whose question raised an error: it fails every check it has."""
+    result = CaseResult(id=case.id, kind=case.kind, question=case.question, expect_abstain=case.expect_abstain)
+    result.error = error
+    result.has_evidence = bool(case.evidence) and not case.expect_abstain
+    result.expected_reports = list(case.expected_reports)
+    result.fact_groups = len(case.required_facts)
+    result.missing_facts = [list(g) for g in case.required_facts]
+    result.adversarial_pass = False if case.kind == "adversarial" else None
+    result.reasons = [f"error: {error}"]
+    return result
+
+
+def failure_reasons(r: CaseResult) -> list[str]:
+    """Readable reasons, each 'category: detail', so that they can be counted by category."""
+    reasons: list[str] = []
+    if r.in_scope and r.abstained:
+        reasons.append("wrongly abstained: the reports cover this")
+    if r.expect_abstain and not r.abstained:
+        reasons.append("did not abstain: the reports do not cover this")
+    if r.has_evidence and (r.evidence_rank is None or r.evidence_rank > HIT_DEPTH):
+        where = "not in any passage" if r.evidence_rank is None else f"first at rank {r.evidence_rank}"
+        reasons.append(f"evidence not retrieved in top {HIT_DEPTH}: {where}")
+    reasons.extend(f"citation not verified: {p}" for p in r.citation_problems)
+    if r.in_scope and not r.abstained:
+        reasons.extend(f"report not cited: {rep}" for rep in r.expected_reports if rep not in r.cited_reports)
+        if r.citations == 0:
+            reasons.append("no citations: an in-scope answer cites nothing")
+    if r.in_scope:
+        reasons.extend(f"missing fact: {' | '.join(group)}" for group in r.missing_facts)
+    reasons.extend(f"forbidden text: “{t}”" for t in r.forbidden_found)
+    return reasons
+
+
+# -- many cases ------------------------------------------------------------------------------------
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation, None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def aggregate(results: Sequence[CaseResult]) -> dict[str, float]:
+    """Every metric that applies to `results` (a metric with no eligible case is left out)."""
+    retrieval = [r for r in results if r.has_evidence]
+    ranks = [r.evidence_rank for r in retrieval]
+    cited = sum(r.citations for r in results)
+    values: dict[str, float | None] = {
+        "hit_at_1": _mean([1.0 if k == 1 else 0.0 for k in ranks]),
+        "hit_at_5": _mean([1.0 if k is not None and k <= HIT_DEPTH else 0.0 for k in ranks]),
+        "mrr": _mean([1.0 / k if k else 0.0 for k in ranks]),
+        "citation_precision": sum(r.citations_ok for r in results) / cited if cited else None,
+        "citation_recall": _mean(
+            [
+                sum(rep in r.cited_reports for rep in r.expected_reports) / len(r.expected_reports)
+                for r in results
+                if r.in_scope and r.expected_reports
+            ]
+        ),
+        "coverage": _mean([1 - len(r.missing_facts) / r.fact_groups for r in results if r.in_scope and r.fact_groups]),
+        "abstention": _mean([float(r.abstained) for r in results if r.expect_abstain]),
+        "false_abstention": _mean([float(r.abstained) for r in results if r.in_scope]),
+        "adversarial_pass": _mean([float(bool(r.adversarial_pass)) for r in results if r.kind == "adversarial"]),
+        "latency_p50_ms": percentile([r.latency_ms for r in results if not r.error], 50),
+        "latency_p95_ms": percentile([r.latency_ms for r in results if not r.error], 95),
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def by_kind(results: Sequence[CaseResult], kinds: Iterable[str]) -> dict[str, dict[str, float]]:
+    """`aggregate` per case kind, with the number of cases as `n`."""
+    table: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        subset = [r for r in results if r.kind == kind]
+        if subset:
+            table[kind] = {"n": len(subset), **aggregate(subset)}
+    return table
+
+
+def rounded(table: Mapping[str, Any], places: int = 4) -> dict[str, Any]:
+    """`table` with every float (also in nested dicts) rounded, for the JSON report."""
+    return {
+        k: rounded(v, places) if isinstance(v, Mapping) else round(v, places) if isinstance(v, float) else v
+        for k, v in table.items()
+    }
+
+
+def reason_counts(results: Iterable[CaseResult]) -> dict[str, int]:
+    """How many failing cases show each reason category, most common first."""
+    counts: dict[str, int] = {}
+    for r in results:
+        for category in dict.fromkeys(reason.split(":", 1)[0] for reason in r.reasons):
+            counts[category] = counts.get(category, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def check_gate(metrics: Mapping[str, float], thresholds: Mapping[str, Mapping[str, float]]) -> list[dict[str, Any]]:
+    """Each metric below its `min` floor or above its `max` ceiling (a missing metric fails too)."""
+    failures: list[dict[str, Any]] = []
+    for bound, limits in (("min", thresholds.get("min", {})), ("max", thresholds.get("max", {}))):
+        for name, limit in limits.items():
+            value = metrics.get(name)
+            broken = value is None or (value < limit if bound == "min" else value > limit)
+            if broken:
+                failures.append({"metric": name, "value": value, "bound": bound, "limit": float(limit)})
+    return failures

@@ -1,0 +1,232 @@
+"""The eval report: JSON (the record), Markdown (for people), a PNG chart and rich tables for the terminal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from evals.metrics import METRICS
+
+LATEST = "latest"
+
+
+def fmt(value: float | None, metric: str = "") -> str:
+    """A metric value for a table: milliseconds as integers, shares with three decimals, '–' if absent."""
+    if value is None:
+        return "–"
+    if metric.endswith("_ms"):
+        return f"{value:,.0f}"
+    if metric == "n":
+        return str(int(value))
+    return f"{value:.3f}"
+
+
+def bound_of(metric: str, thresholds: Mapping[str, Mapping[str, float]]) -> str:
+    """'≥ 0.9' or '≤ 0.05' for a metric with a floor or ceiling, else ''."""
+    if metric in thresholds.get("min", {}):
+        return f"≥ {thresholds['min'][metric]:g}"
+    if metric in thresholds.get("max", {}):
+        return f"≤ {thresholds['max'][metric]:g}"
+    return ""
+
+
+def write_reports(report: dict[str, Any], out: Path) -> dict[str, Path]:
+    """Write latest.json, latest.md and latest.png into `out`, plus timestamped copies; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / f"{LATEST}.json", "md": out / f"{LATEST}.md", "png": out / f"{LATEST}.png"}
+    paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths["md"].write_text(markdown(report), encoding="utf-8")
+    chart(report, paths["png"])
+    stamp = report["generated"].replace(":", "").replace("-", "")[:15]
+    for kind, path in list(paths.items()):
+        copy = out / f"eval-{stamp}{path.suffix}"
+        shutil.copyfile(path, copy)
+        paths[f"{kind}_stamped"] = copy
+    return paths
+
+
+# -- Markdown ----------------------------------------------------------------------------------------
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: headline table, per-kind table, gate and every failing case."""
+    base = (report.get("baseline") or {}).get("metrics", {})
+    lines = [
+        f"# Evaluation report — {report['writer']} writer",
+        "",
+        f"Generated {report['generated']} over `{report['cases_file']}` ({report['n_cases']} cases).",
+        "",
+        "## Headline",
+        "",
+        _row(["metric", "value", "baseline", "floor / ceiling"]),
+        _row(["---", "---:", "---:", "---"]),
+    ]
+    for metric in METRICS:
+        value = report["metrics"].get(metric)
+        lines.append(
+            _row([metric, fmt(value, metric), fmt(base.get(metric), metric), bound_of(metric, report["thresholds"])])
+        )
+    gate = report["gate"]
+    lines += ["", f"**Gate: {'passed' if gate['passed'] else 'FAILED'}**", ""]
+    for f in gate["failures"]:
+        sign = "below its floor" if f["bound"] == "min" else "above its ceiling"
+        lines.append(f"- `{f['metric']}` = {fmt(f['value'], f['metric'])} is {sign} {f['limit']:g}")
+    lines += ["", "## By kind", ""]
+    shown = [m for m in METRICS if not m.endswith("_ms")]
+    lines += [_row(["kind", "n", *shown]), _row(["---", "---:", *["---:"] * len(shown)])]
+    for kind, row in report["by_kind"].items():
+        lines.append(_row([kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown]]))
+    if report.get("baseline"):
+        lines += [
+            "",
+            "### Baseline by kind",
+            "",
+            _row(["kind", "n", *shown]),
+            _row(["---", "---:", *["---:"] * len(shown)]),
+        ]
+        for kind, row in report["baseline"]["by_kind"].items():
+            lines.append(_row([kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown]]))
+    counts = report.get("reason_counts", {})
+    if counts:
+        lines += ["", "## Failure reasons", "", _row(["reason", "cases"]), _row(["---", "---:"])]
+        lines += [_row([reason, str(n)]) for reason, n in counts.items()]
+    failures = report["failures"]
+    lines += ["", f"## Failing cases ({len(failures)} of {report['n_cases']})", ""]
+    for case in failures:
+        lines += [f"### `{case['id']}` ({case['kind']})", "", f"> {case['question']}", ""]
+        lines += [f"- {reason}" for reason in case["reasons"]]
+        answer = case["answer"].strip()
+        if answer:
+            lines += ["", "<details><summary>Answer</summary>", "", answer, "", "</details>"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- chart ---------------------------------------------------------------------------------------------
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    """Grouped bars: product vs baseline per metric, and finding coverage per kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    base = report.get("baseline") or {}
+    names = [m for m in METRICS if not m.endswith("_ms") and m in report["metrics"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
+    x = np.arange(len(names))
+    width = 0.4 if base else 0.6
+    product = [report["metrics"].get(m, 0.0) for m in names]
+    left.bar(x - (width / 2 if base else 0), product, width, label=f"product ({report['writer']})", color="#2b6cb0")
+    if base:
+        values = [base["metrics"].get(m, 0.0) for m in names]
+        left.bar(x + width / 2, values, width, label="baseline (tutorial RAG)", color="#a0aec0")
+    for m, floor in report["thresholds"].get("min", {}).items():
+        if m in names:
+            i = names.index(m)
+            left.plot([i - 0.45, i + 0.45], [floor, floor], color="#c53030", linewidth=1.5)
+    for m, ceiling in report["thresholds"].get("max", {}).items():
+        if m in names:
+            i = names.index(m)
+            left.plot([i - 0.45, i + 0.45], [ceiling, ceiling], color="#c53030", linewidth=1.5, linestyle="--")
+    left.set_xticks(x, names, rotation=35, ha="right")
+    left.set_ylim(0, 1.2)
+    left.set_title("Metrics (red line: floor, dashed: ceiling)")
+    left.legend(loc="upper center", ncol=2, fontsize=8)
+
+    kinds = [k for k, row in report["by_kind"].items() if "coverage" in row]
+    kx = np.arange(len(kinds))
+    cover = [report["by_kind"][k].get("coverage", 0.0) for k in kinds]
+    right.bar(kx - (width / 2 if base else 0), cover, width, label="product", color="#2b6cb0")
+    if base:
+        base_cover = [base["by_kind"].get(k, {}).get("coverage", 0.0) for k in kinds]
+        right.bar(kx + width / 2, base_cover, width, label="baseline", color="#a0aec0")
+    right.set_xticks(kx, kinds, rotation=35, ha="right")
+    right.set_ylim(0, 1.2)
+    right.set_title("Finding coverage by kind")
+    right.legend(loc="upper center", ncol=2, fontsize=8)
+    fig.suptitle(f"{report['cases_file']} — {report['n_cases']} cases — {report['generated']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- terminal ------------------------------------------------------------------------------------------
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """Metric, product, baseline and bound, with a failing metric in red."""
+    base = (report.get("baseline") or {}).get("metrics", {})
+    failed = {f["metric"] for f in report["gate"]["failures"]}
+    table = Table(title=f"Eval: {report['writer']} writer, {report['n_cases']} cases from {report['cases_file']}")
+    table.add_column("metric")
+    table.add_column("product", justify="right")
+    if base:
+        table.add_column("baseline", justify="right")
+    table.add_column("floor / ceiling", justify="right")
+    for metric in METRICS:
+        value = fmt(report["metrics"].get(metric), metric)
+        cells = [metric, f"[red]{value}[/]" if metric in failed else value]
+        if base:
+            cells.append(fmt(base.get(metric), metric))
+        cells.append(bound_of(metric, report["thresholds"]))
+        table.add_row(*cells)
+    return table
+
+
+def kind_table(report: dict[str, Any]) -> Table:
+    """Per-kind figures for the terminal."""
+    shown = {
+        "hit_at_5": "hit@5",
+        "mrr": "MRR",
+        "citation_precision": "prec.",
+        "citation_recall": "recall",
+        "coverage": "cover.",
+        "abstention": "abst.",
+        "false_abstention": "f.abst.",
+    }
+    table = Table(title="By kind")
+    for column in ["kind", "n", *shown.values()]:
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, row in report["by_kind"].items():
+        table.add_row(kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown])
+    return table
+
+
+def gate_table(report: dict[str, Any]) -> Table:
+    """What broke the gate: metric, value, bound."""
+    table = Table(title="[bold red]Quality gate failed[/]")
+    for column in ("metric", "value", "required"):
+        table.add_column(column)
+    for f in report["gate"]["failures"]:
+        sign = "≥" if f["bound"] == "min" else "≤"
+        table.add_row(f["metric"], fmt(f["value"], f["metric"]), f"{sign} {f['limit']:g}")
+    return table
+
+
+def print_summary(report: dict[str, Any], console: Console, *, gate: bool) -> None:
+    """The tables a person reads after a run."""
+    console.print(summary_table(report))
+    console.print(kind_table(report))
+    counts = report.get("reason_counts", {})
+    if counts:
+        table = Table(title=f"Failure reasons ({len(report['failures'])} failing cases)")
+        table.add_column("reason")
+        table.add_column("cases", justify="right")
+        for reason, n in list(counts.items())[:10]:
+            table.add_row(reason, str(n))
+        console.print(table)
+    if gate and not report["gate"]["passed"]:
+        console.print(gate_table(report))
