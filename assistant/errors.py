@@ -19,9 +19,7 @@ class UnknownBackendError(ConfigError):
 
     def __init__(self, kind: str, name: str, known: list[str]):
         self.kind, self.name, self.known = kind, name, sorted(known)
-        super().__init__(
-            f"Unknown {kind} {name!r}. Available: {', '.join(self.known)}."
-        )
+        super().__init__(f"Unknown {kind} {name!r}. Available: {', '.join(self.known)}.")
 
 
 class CatalogError(AssistantError):

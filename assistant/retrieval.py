@@ -5,6 +5,7 @@ Exposed as a LangChain retriever for composition, and as `HybridRetriever.retrie
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ from assistant.store import ChunkStore
 from assistant.types import Chunk, Passage
 
 RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
+
+# Words that say "tell me what the reports say" rather than what about: they match methodology
+# and foreword passages instead of the topic, so they leave the retrieval query.
+_ASKING_WORDS = re.compile(
+    r"\b(?:the|this|that|these)?\s*(?:stud(?:y|ies)|reports?|research(?:ers)?|papers?|articles?|authors?|"
+    r"findings?|evidence|literature|review|synthesis|roundtable)\b|\b(?:did|does|do)\s+(?:\w+\s+)?"
+    r"(?:find|say|suggest|conclude|show|argue)\b|\baccording to\b",
+    re.IGNORECASE,
+)
+
+
+def topic_of(question: str) -> str:
+    """The question without its asking words, when enough is left to search with."""
+    stripped = " ".join(_ASKING_WORDS.sub(" ", question).split())
+    return stripped if len(re.findall(r"\w{3,}", stripped)) >= 3 else question
 
 
 @dataclass(frozen=True)
@@ -69,15 +85,14 @@ class HybridRetriever:
     def reports_in_index(self) -> list[str]:
         return sorted({c.report for c in self.lexical.chunks})
 
-    def retrieve(
-        self, query: str, k: int | None = None, reports: Sequence[str] | None = None
-    ) -> Retrieval:
+    def retrieve(self, query: str, k: int | None = None, reports: Sequence[str] | None = None) -> Retrieval:
         """Top `k` passages for `query`; `reports` filters explicitly, else the question's own naming steers."""
         k = k or self.settings.top_k
         lexical = self.lexical
         named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
         scope = list(reports) if reports else named
-        expanded = lexical.expand(query)
+        topic = topic_of(self.router.strip_names(query, scope) if scope else query)
+        expanded = lexical.expand(topic)
         vector = self.store.embedder.embed_query(expanded)
         if len(scope) > 1 and not reports:
             # A comparison: evidence from each report it names, interleaved.
@@ -89,9 +104,7 @@ class HybridRetriever:
         ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical) for i, p in enumerate(passages)]
         return Retrieval(passages=ranked, reports_named=named, query=expanded, best_dense=best)
 
-    def _search(
-        self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int
-    ) -> list[Passage]:
+    def _search(self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int) -> list[Passage]:
         candidates = self.settings.candidates
         dense = self.store.search(vector, candidates, reports)
         lexical = self.lexical
@@ -116,10 +129,7 @@ class HybridRetriever:
             by_id.setdefault(chunk.chunk_id, chunk)
             lexical_score[chunk.chunk_id] = score / max_lex
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
-        return [
-            Passage(by_id[cid], fused[cid], 0, dense_score.get(cid), lexical_score.get(cid, 0.0))
-            for cid in order
-        ]
+        return [Passage(by_id[cid], fused[cid], 0, dense_score.get(cid), lexical_score.get(cid, 0.0)) for cid in order]
 
 
 def _interleave(lists: list[list[Passage]], k: int) -> list[Passage]:
@@ -142,9 +152,7 @@ class ReportRetriever(BaseRetriever):
     k: int = 6
     reports: list[str] | None = None
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         found = self.hybrid.retrieve(query, self.k, self.reports)
         return [
             Document(

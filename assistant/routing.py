@@ -36,7 +36,10 @@ def _cues_for(report: ReportInfo) -> list[_Cue]:
             cues.append(_Cue(re.compile(rf"\b{re.escape(surname)}\b"), report.id, True))
     if report.year:
         year = str(report.year)
-        near = rf"\b{year}\b(?:\W+\w+){{0,3}}?\W+{_STUDY_WORDS}|{_STUDY_WORDS}\W+(?:\w+\W+){{0,3}}?(?:in|from|of)\s+{year}\b"
+        near = (
+            rf"\b{year}\b(?:\W+\w+){{0,3}}?\W+{_STUDY_WORDS}"
+            rf"|{_STUDY_WORDS}\W+(?:\w+\W+){{0,3}}?(?:in|from|of)\s+{year}\b"
+        )
         cues.append(_Cue(re.compile(near, re.IGNORECASE), report.id, False))
         cues.append(_Cue(re.compile(rf"\b{year}\b"), report.id, False))
     return cues
@@ -65,6 +68,21 @@ class ReportRouter:
         # A year alone counts only when it picks exactly one report and sits beside a word like "study".
         year_only = [r for r in years if self._year_phrase(question, r)]
         return year_only if len(year_only) == 1 else []
+
+    def strip_names(self, question: str, reports: list[str]) -> str:
+        """The question without the words that name `reports` ("the 2008 SSDA study" -> "the study").
+
+        Once retrieval is filtered to a report, its name only pulls in passages that mention the
+        name (forewords, bibliographies) instead of passages about the topic.
+        """
+        stripped = question
+        for cue in self._cues:
+            if cue.report in reports:
+                stripped = cue.pattern.sub(" ", stripped) if cue.strong else re.sub(
+                    rf"\b{self.catalog.get(cue.report).year}\b", " ", stripped
+                )
+        stripped = re.sub(r"\s+", " ", stripped).strip()
+        return stripped if len(stripped.split()) >= 2 else question
 
     def _year_phrase(self, question: str, report_id: str) -> bool:
         report = self.catalog.get(report_id)

@@ -21,6 +21,11 @@ CHUNKER_VERSION = "sentence-chunks/2"
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
 
 
+def chunker_version(settings: Settings) -> str:
+    """The chunker's version with the settings that change its output: a change means re-ingesting."""
+    return f"{CHUNKER_VERSION}:{settings.chunk_tokens}t:{settings.chunk_overlap_sentences}o"
+
+
 def _chroma():
     prepare_runtime()
     import chromadb
@@ -61,7 +66,9 @@ class ChunkStore:
             if session is not None:
                 import httpx
 
-                session.timeout = httpx.Timeout(self.settings.store_timeout_s * 6, connect=self.settings.store_timeout_s)
+                session.timeout = httpx.Timeout(
+                    self.settings.store_timeout_s * 6, connect=self.settings.store_timeout_s
+                )
             client.heartbeat()
         except Exception as exc:
             raise self._unavailable(exc) from exc
@@ -89,7 +96,7 @@ class ChunkStore:
     # -- collection -----------------------------------------------------------------------------
 
     def _expected_metadata(self) -> dict[str, str]:
-        return {"embedder": self.embedder.version, "chunker": CHUNKER_VERSION}
+        return {"embedder": self.embedder.version, "chunker": chunker_version(self.settings)}
 
     def _collection_exists(self) -> bool:
         names = self._guard(self._client.list_collections)

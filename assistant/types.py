@@ -41,7 +41,10 @@ class ReportInfo:
 
     def reference(self) -> str:
         """A full reference: authors (year) title. Publisher. Series."""
-        parts = [f"{', '.join(self.authors) or self.publisher} ({self.year or 'n.d.'}). {self.title}."]
+        who = ", ".join(self.authors) or self.publisher
+        if not who:
+            return f"{self.title} ({self.year or 'n.d.'})."
+        parts = [f"{who} ({self.year or 'n.d.'}). {self.title}."]
         if self.authors and self.publisher:
             parts.append(f"{self.publisher}.")
         if self.series:
@@ -131,9 +134,7 @@ class Chunk:
         )
 
 
-def format_location(
-    page_start: int | None, page_end: int | None, line_start: int, line_end: int, source: str
-) -> str:
+def format_location(page_start: int | None, page_end: int | None, line_start: int, line_end: int, source: str) -> str:
     """'p. 4', 'pp. 4–5', 'lines 120–131' or 'p. 4, lines 120–131' for text showing page numbers."""
     pages = ""
     if page_start:

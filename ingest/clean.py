@@ -141,9 +141,7 @@ def repair_broken_words(line: str, vocabulary: Vocabulary) -> str:
     """Join words split by a stray space ("i mportant" -> "important") where the evidence is clear."""
     line = _SPACED_HYPHEN.sub(
         lambda m: (
-            f"{m[1]}-{m[2]}"
-            if m[1].lower() in HYPHEN_PREFIXES or vocabulary.has_compound(f"{m[1]}-{m[2]}")
-            else m[0]
+            f"{m[1]}-{m[2]}" if m[1].lower() in HYPHEN_PREFIXES or vocabulary.has_compound(f"{m[1]}-{m[2]}") else m[0]
         ),
         line,
     )
@@ -337,9 +335,7 @@ def _continues(prev: _Line, line: _Line, wrapped: bool, width: int) -> bool:
     return True
 
 
-def _heading_level(
-    lines: list[_Line], i: int, wrapped: bool, markdown: bool, after_heading: bool
-) -> int | None:
+def _heading_level(lines: list[_Line], i: int, wrapped: bool, markdown: bool, after_heading: bool) -> int | None:
     """The line's heading level if both its form and its surroundings say it is a heading."""
     line = lines[i]
     if line.bullet or "\t" in line.text:
@@ -441,9 +437,7 @@ def clean_document(
         start = offset + (2 if blocks else 0)
         first, last = draft.lines[0], draft.lines[-1]
         blocks.append(
-            Block(
-                draft.kind, text, start, start + len(text), first.lineno, last.lineno, first.page, draft.level
-            )
+            Block(draft.kind, text, start, start + len(text), first.lineno, last.lineno, first.page, draft.level)
         )
         offset = start + len(text)
     resolved = sections.assign_sections(blocks)

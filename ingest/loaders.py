@@ -114,9 +114,7 @@ def _load_pdf(path: Path) -> LoadedFile:
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AssertionError) as exc:
         raise IngestError(f"{path.name}: not a readable PDF ({type(exc).__name__}: {exc}); re-export it.") from exc
     if not any(p.text.strip() for p in pages):
-        raise IngestError(
-            f"{path.name}: the PDF has no text layer (a scan?); run OCR on it first (e.g. `ocrmypdf`)."
-        )
+        raise IngestError(f"{path.name}: the PDF has no text layer (a scan?); run OCR on it first (e.g. `ocrmypdf`).")
     meta = reader.metadata or {}
     title = (getattr(meta, "title", None) or "").strip() or _first_title_line(pages[0].text)
     year = None

@@ -17,11 +17,11 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IndexMismatchError, IngestError, StoreUnavailableError
 from assistant.lexical import LexicalIndex
-from assistant.store import CHUNKER_VERSION, ChunkStore
+from assistant.store import ChunkStore, chunker_version
 from assistant.types import Chunk, ReportInfo
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import clean_document
-from ingest.loaders import SUPPORTED_SUFFIXES, load_file
+from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
 
 IGNORED_NAMES = {"catalog.toml", "readme.md", ".gitkeep"}
@@ -123,7 +123,7 @@ def run_ingest(
 
     manifest = Manifest.load(settings.state_dir / "manifest.json")
     embedder = embedder or get_embedder(settings)
-    versions = {"embedder": embedder.version, "chunker": CHUNKER_VERSION}
+    versions = {"embedder": embedder.version, "chunker": chunker_version(settings)}
     if manifest.files and manifest.versions != versions and not rebuild:
         summary.warnings.append(
             f"The index was built with {manifest.versions or 'unknown versions'}; rebuilding it for {versions}."
@@ -283,9 +283,11 @@ def _refresh_lexical(settings: Settings, store: ChunkStore, manifest: Manifest, 
     fingerprint = manifest.corpus_fingerprint()
     if not force:
         existing = LexicalIndex.load(directory)
-        if existing is not None and existing.fingerprint == fingerprint and store.info().get(
-            "corpus_fingerprint"
-        ) == fingerprint:
+        if (
+            existing is not None
+            and existing.fingerprint == fingerprint
+            and store.info().get("corpus_fingerprint") == fingerprint
+        ):
             return
     LexicalIndex.build(store.all_chunks(), fingerprint).save(directory)
     store.set_info(corpus_fingerprint=fingerprint)

@@ -123,9 +123,7 @@ def assign_sections(blocks: Sequence[Block]) -> tuple[Block, ...]:
             continue
         text, key = block.text, block.text.lower().rstrip(":")
         numbered = NUMBERED.match(text) is not None
-        structural = (
-            numbered or bool(LETTERED.match(text)) or bool(APPENDIX.match(text)) or key in PARENT_TITLES
-        )
+        structural = numbered or bool(LETTERED.match(text)) or bool(APPENDIX.match(text)) or key in PARENT_TITLES
         if block.level == 0:
             # An unnumbered title line sits one level below the last heading whose form fixed its level.
             level = base + 1 if base is not None else 1

@@ -121,7 +121,9 @@ class ExtractiveWriter:
                     lines.append("- This report's passages retrieved for the question do not address it directly.")
                 lines.extend(_point(c, labels, with_label=False) for c in picked)
             return "\n".join(lines).strip() + "\n"
-        opener = "What the evidence suggests doing:" if request.audience == "practitioner" else "What the reports found:"
+        opener = (
+            "What the evidence suggests doing:" if request.audience == "practitioner" else "What the reports found:"
+        )
         lines.append(f"**In short:** {_quote(lead)}")
         if rest:
             lines.append("")

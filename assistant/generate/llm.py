@@ -165,8 +165,7 @@ class OllamaWriter(ChatWriter):
             )
         if isinstance(exc, ConnectionError | httpx.TransportError):
             return BackendUnavailableError(
-                f"Cannot reach Ollama at {self.url}: start it with `ollama serve` "
-                "or set ASSISTANT_OLLAMA_URL."
+                f"Cannot reach Ollama at {self.url}: start it with `ollama serve` or set ASSISTANT_OLLAMA_URL."
             )
         if ResponseError and isinstance(exc, ResponseError):
             status = exc.status_code

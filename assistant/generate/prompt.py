@@ -105,9 +105,7 @@ def build_messages(request: WriteRequest) -> list[Message]:
     if history:
         parts.append("Earlier conversation, for context only:\n" + history)
     parts.append(f"<question>{escape(request.question.strip())}</question>")
-    parts.append(
-        "Answer the question from the sources, following the rules, with a [n] citation for every claim."
-    )
+    parts.append("Answer the question from the sources, following the rules, with a [n] citation for every claim.")
     return [("system", system_prompt(request)), ("human", "\n\n".join(p for p in parts if p))]
 
 
