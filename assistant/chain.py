@@ -92,7 +92,7 @@ class Assistant:
         if history:
             condense = getattr(answer_writer, "condense", None)
             query = condense(history, question) if condense else standalone_query(question, history)
-        found = self.retriever.retrieve(query, self.settings.top_k, reports)
+        found = self.retriever.retrieve(query, self.settings.top_k, reports, names_from=question)
         retrieved = time.perf_counter()
 
         labels = {r.id: r.label for r in self.catalog}
@@ -104,7 +104,7 @@ class Assistant:
             reports_named=tuple(found.reports_named) if not reports else tuple(reports) if len(reports) > 1 else (),
             max_points=self.settings.max_points,
             embed=self.embedder.embed_documents,
-            question_vector=self.embedder.embed_query(query),
+            question_vector=found.vector,
             term_weight=self.retriever.lexical.weight,
             report_labels=labels,
         )
@@ -170,7 +170,8 @@ class Assistant:
         return list(dict.fromkeys(reports))
 
     def _too_weak(self, found: Retrieval) -> bool:
-        return not found.passages or found.best_dense < self.settings.abstain_threshold
+        """Too little evidence: nothing close enough, or the question names something no report mentions."""
+        return not found.passages or bool(found.unknown_names) or found.best_dense < self.settings.abstain_threshold
 
     def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
         checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)

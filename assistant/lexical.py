@@ -25,6 +25,13 @@ from assistant.types import Chunk
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z&]{1,9}?)(s?)\)")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _JOINERS = {"of", "and", "for", "the", "in", "on", "&", "to"}
+# A name in a question: a run of capitalised words (joined by "of", "for"...), an acronym, or a
+# word with digits ("COVID-19"). The first word of a sentence counts only inside a longer run.
+_NAME = re.compile(
+    r"(?<![\w-])(?:[A-Z][\w’'-]*[A-Za-z0-9](?:\s+(?:(?:of|for|and|the|on|in)\s+)?[A-Z][\w’'-]*[A-Za-z0-9])*"
+    r"|[A-Za-z]+-?\d[\w-]*)"
+)
+_SENTENCE_START = re.compile(r"(?:^|[.?!:;]\s+|[\"“‘'(]\s*)$")
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +85,7 @@ class LexicalIndex:
     acronyms: dict[str, str] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
     _bm25: object | None = None
+    _text: str | None = None
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], fingerprint: str) -> LexicalIndex:
@@ -164,6 +172,40 @@ class LexicalIndex:
             if stem and stem in lowered:
                 extra.append(acronym.upper())
         return query if not extra else f"{query} ({'; '.join(dict.fromkeys(extra))})"
+
+    def unknown_names(self, question: str, known: Sequence[str] = ()) -> list[str]:
+        """Names in the question (e.g. "Kickstart Scheme", "COVID-19") that no report mentions.
+
+        A question about something the corpus never names cannot be answered from it, however
+        similar its other words are; `known` holds names to ignore (report names, authors).
+        """
+        haystack = self._haystack()
+        known_lower = {k.casefold() for k in known}
+        unknown = []
+        for match in _NAME.finditer(question):
+            name = match.group(0).strip("’'-")
+            words = name.split()
+            at_start = bool(_SENTENCE_START.search(question[: match.start()]))
+            if at_start and len(words) == 1 and not any(ch.isdigit() for ch in name):
+                continue  # "What", "How", "Employers" opening a sentence
+            if all(w.isalpha() and w.isupper() for w in words) and len("".join(words)) > 5:
+                continue  # shouting ("SYSTEM OVERRIDE"), not a name
+            if at_start:
+                words = words[1:]  # "Did Kickstart" -> "Kickstart"
+                name = " ".join(words)
+            if not name or name.casefold() in known_lower or any(w.casefold() in known_lower for w in words):
+                continue
+            folded = name.casefold().replace("’s", "").replace("'s", "")
+            variants = {folded, folded.rstrip("s")}
+            if not any(v and v in haystack for v in variants):
+                unknown.append(name)
+        return unknown
+
+    def _haystack(self) -> str:
+        if self._text is None:
+            self._text = " ".join(" ".join(c.section) + " " + c.text for c in self.chunks).casefold()
+            self._text = " ".join(self._text.split())
+        return self._text
 
     def weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (unknown terms weigh as rare ones)."""

@@ -29,17 +29,26 @@ RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists 
 # Words that say "tell me what the reports say" rather than what about: they match methodology
 # and foreword passages instead of the topic, so they leave the retrieval query.
 _ASKING_WORDS = re.compile(
-    r"\b(?:the|this|that|these)?\s*(?:stud(?:y|ies)|reports?|research(?:ers)?|papers?|articles?|authors?|"
-    r"findings?|evidence|literature|review|synthesis|roundtable)\b|\b(?:did|does|do)\s+(?:\w+\s+)?"
-    r"(?:find|say|suggest|conclude|show|argue)\b|\baccording to\b",
+    r"\b(?:the|this|that|these|their|its)\s+(?:stud(?:y|ies)|reports?|research(?:ers)?|papers?|articles?|"
+    r"authors?|findings?|evidence|literature|review|synthesis|roundtable)\b"
+    r"|\b(?:did|does|do)\s+(?:\w+\s+)?(?:find|say|suggest|conclude|show|argue)\b|\baccording to\b",
+    re.IGNORECASE,
+)
+_QUESTION_WORDS = re.compile(
+    r"\b(?:what|which|who|how|why|when|where|is|are|was|were|do|does|did|can|could|should|would|the|a|an|and|"
+    r"or|of|in|on|for|to|it|its|they|them|their|about|with|from|by|that|this|these|those)\b",
     re.IGNORECASE,
 )
 
 
-def topic_of(question: str) -> str:
-    """The question without its asking words, when enough is left to search with."""
-    stripped = " ".join(_ASKING_WORDS.sub(" ", question).split())
-    return stripped if len(re.findall(r"\w{3,}", stripped)) >= 3 else question
+def _content_words(text: str) -> int:
+    return len(re.findall(r"\w{3,}", _QUESTION_WORDS.sub(" ", text)))
+
+
+def topic_of(question: str, stripped: str | None = None) -> str:
+    """The question without report names and asking words, when enough is left to search with."""
+    candidate = " ".join(_ASKING_WORDS.sub(" ", stripped if stripped is not None else question).split())
+    return candidate if _content_words(candidate) >= 3 else question
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class Retrieval:
     reports_named: list[str]
     query: str
     best_dense: float
+    vector: Sequence[float] = ()
+    unknown_names: tuple[str, ...] = ()  # names in the question that no report mentions
 
 
 class HybridRetriever:
@@ -60,6 +71,10 @@ class HybridRetriever:
         self.store = store
         self.catalog = catalog
         self.router = ReportRouter(catalog)
+        self._known_names = sorted(
+            {name for r in catalog for name in (r.id, r.title, r.publisher, r.series, *r.aliases, *r.authors) if name}
+            | {a.split()[-1] for r in catalog for a in r.authors}
+        )
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
 
@@ -85,13 +100,19 @@ class HybridRetriever:
     def reports_in_index(self) -> list[str]:
         return sorted({c.report for c in self.lexical.chunks})
 
-    def retrieve(self, query: str, k: int | None = None, reports: Sequence[str] | None = None) -> Retrieval:
-        """Top `k` passages for `query`; `reports` filters explicitly, else the question's own naming steers."""
+    def retrieve(
+        self, query: str, k: int | None = None, reports: Sequence[str] | None = None, names_from: str | None = None
+    ) -> Retrieval:
+        """Top `k` passages for `query`; `reports` filters explicitly, else the question's own naming steers.
+
+        `names_from` is the text checked for names no report mentions (the user's own words, not a
+        query built from the conversation).
+        """
         k = k or self.settings.top_k
         lexical = self.lexical
         named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
         scope = list(reports) if reports else named
-        topic = topic_of(self.router.strip_names(query, scope) if scope else query)
+        topic = topic_of(query, self.router.strip_names(query, scope) if scope else None)
         expanded = lexical.expand(topic)
         vector = self.store.embedder.embed_query(expanded)
         if len(scope) > 1 and not reports:
@@ -102,7 +123,10 @@ class HybridRetriever:
             passages = self._search(expanded, vector, scope or None, k)
         best = max((p.dense or 0.0 for p in passages), default=0.0)
         ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical) for i, p in enumerate(passages)]
-        return Retrieval(passages=ranked, reports_named=named, query=expanded, best_dense=best)
+        unknown = tuple(lexical.unknown_names(names_from or query, self._known_names))
+        return Retrieval(
+            passages=ranked, reports_named=named, query=expanded, best_dense=best, vector=vector, unknown_names=unknown
+        )
 
     def _search(self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int) -> list[Passage]:
         candidates = self.settings.candidates

@@ -6,19 +6,57 @@ The collection records which embedder and chunker built it, so a mismatch is cau
 
 from __future__ import annotations
 
+import errno
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from assistant.config import Settings, prepare_runtime
 from assistant.embeddings import Embedder
-from assistant.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from assistant.errors import AssistantError, IndexMismatchError, IndexMissingError, StoreUnavailableError
 from assistant.types import Chunk
+
+T = TypeVar("T")
 
 # Bump when ingest/chunk.py would cut the same text differently: old indexes must be rebuilt.
 CHUNKER_VERSION = "sentence-chunks/2"
 
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
+
+# errno values that mean "the disk or folder will not take more writes", not a bug.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# How SQLite (inside Chroma) words the same conditions.
+_WRITE_MESSAGES = (
+    "database or disk is full",
+    "no space left",
+    "readonly database",
+    "read-only file system",
+    "disk i/o error",
+    "permission denied",
+    "quota exceeded",
+)
+
+
+class IndexWriteError(AssistantError):
+    """The index folder refused a write (disk full, read-only, no permission); nothing was half-written."""
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether `exc` says the disk is full or the index folder cannot be written."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in _WRITE_MESSAGES)
+
+
+def write_failure(where: object, exc: BaseException) -> IndexWriteError:
+    """An actionable error for a refused write to the index at `where`."""
+    lines = str(exc).strip().splitlines()
+    reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    return IndexWriteError(
+        f"Cannot write the index at {where} ({reason}). Free some disk space or make the folder writable, "
+        "then run `assistant ingest` again: the index still answers from what it held before."
+    )
 
 
 def chunker_version(settings: Settings) -> str:
@@ -40,9 +78,10 @@ class ChunkStore:
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
         self.embedder = embedder
-        self._lock = threading.Lock()
-        self._client = self._connect()
+        # Re-entrant: opening the collection connects, and both happen under the lock.
+        self._lock = threading.RLock()
         self._vectorstore: Any = None
+        self._client_obj: Any = self._connect()
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -50,6 +89,20 @@ class ChunkStore:
         """Where the store lives, for messages."""
         server = self.settings.chroma_server
         return f"Chroma server at http://{server[0]}:{server[1]}" if server else f"{self.settings.index_dir}"
+
+    @property
+    def _client(self) -> Any:
+        """The Chroma client, reconnected after the server was lost (so a restarted server just works)."""
+        with self._lock:
+            if self._client_obj is None:
+                self._client_obj = self._connect()
+            return self._client_obj
+
+    def _forget_connection(self) -> None:
+        """Drop the client and collection so the next call connects afresh."""
+        with self._lock:
+            self._client_obj = None
+            self._vectorstore = None
 
     def _connect(self) -> Any:
         chromadb, ChromaSettings = _chroma()
@@ -66,9 +119,9 @@ class ChunkStore:
             if session is not None:
                 import httpx
 
-                session.timeout = httpx.Timeout(
-                    self.settings.store_timeout_s * 6, connect=self.settings.store_timeout_s
-                )
+                # The same limit for reads: a hung (not dead) server must also fail in seconds. Chroma
+                # answers a query in milliseconds and a 500-chunk write in well under a second.
+                session.timeout = httpx.Timeout(self.settings.store_timeout_s)
             client.heartbeat()
         except Exception as exc:
             raise self._unavailable(exc) from exc
@@ -82,16 +135,26 @@ class ChunkStore:
             "or unset ASSISTANT_CHROMA_URL to use the embedded store."
         )
 
-    def _guard(self, call, *args, **kwargs):
-        """Run a store call, turning a lost server into a clear error."""
+    def _guard(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store call, turning a lost server or a refused write into a clear error.
+
+        After a lost connection the client is dropped, so the next call reconnects by itself.
+        """
         try:
             return call(*args, **kwargs)
-        except (IndexMissingError, IndexMismatchError):
+        except AssistantError:
             raise
         except Exception as exc:
             if self.settings.chroma_server and _looks_like_connection_error(exc):
+                self._forget_connection()
                 raise self._unavailable(exc) from exc
+            if is_write_failure(exc):
+                raise write_failure(self.describe(), exc) from exc
             raise
+
+    def _on_collection(self, method: str, **kwargs: Any) -> Any:
+        """Call a method of the collection, (re)opening it inside the guard so a reconnect can happen."""
+        return self._guard(lambda: getattr(self._collection, method)(**kwargs))
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -99,7 +162,7 @@ class ChunkStore:
         return {"embedder": self.embedder.version, "chunker": chunker_version(self.settings)}
 
     def _collection_exists(self) -> bool:
-        names = self._guard(self._client.list_collections)
+        names = self._guard(lambda: self._client.list_collections())
         return self.settings.collection in {getattr(c, "name", c) for c in names}
 
     def open(self, *, create: bool = False) -> ChunkStore:
@@ -131,9 +194,13 @@ class ChunkStore:
     @property
     def vectorstore(self) -> Any:
         """The LangChain `Chroma` vector store over the collection."""
-        if self._vectorstore is None:
-            self.open()
-        return self._vectorstore
+        vectorstore = self._vectorstore
+        if vectorstore is None:
+            with self._lock:
+                if self._vectorstore is None:
+                    self.open()
+                vectorstore = self._vectorstore
+        return vectorstore
 
     @property
     def _collection(self) -> Any:
@@ -142,7 +209,7 @@ class ChunkStore:
     def reset(self) -> None:
         """Drop the collection and start empty (for --rebuild)."""
         if self._collection_exists():
-            self._guard(self._client.delete_collection, self.settings.collection)
+            self._guard(lambda: self._client.delete_collection(self.settings.collection))
         self._vectorstore = None
         self.open(create=True)
 
@@ -152,8 +219,8 @@ class ChunkStore:
         """Write chunks with their precomputed vectors (embedded with a context header, stored plain)."""
         for i in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[i : i + _WRITE_BATCH]
-            self._guard(
-                self._collection.upsert,
+            self._on_collection(
+                "upsert",
                 ids=[c.chunk_id for c in part],
                 embeddings=[list(v) for v in vectors[i : i + _WRITE_BATCH]],
                 documents=[c.text for c in part],
@@ -167,8 +234,8 @@ class ChunkStore:
         """
         for i in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[i : i + _WRITE_BATCH]
-            self._guard(
-                self._collection.update,
+            self._on_collection(
+                "update",
                 ids=[c.chunk_id for c in part],
                 metadatas=[c.to_metadata() for c in part],
             )
@@ -176,40 +243,40 @@ class ChunkStore:
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for i in range(0, len(ids), _WRITE_BATCH):
-            self._guard(self._collection.delete, ids=ids[i : i + _WRITE_BATCH])
+            self._on_collection("delete", ids=ids[i : i + _WRITE_BATCH])
 
     def ids_for_source(self, source: str) -> set[str]:
         """Ids of every chunk that came from `source` (a path relative to the corpus)."""
-        found = self._guard(self._collection.get, where={"source": source}, include=[])
+        found = self._on_collection("get", where={"source": source}, include=[])
         return set(found["ids"])
 
     def sources(self) -> set[str]:
         """Every source file with chunks in the store."""
-        found = self._guard(self._collection.get, include=["metadatas"])
+        found = self._on_collection("get", include=["metadatas"])
         return {m["source"] for m in found["metadatas"]}
 
     def set_info(self, **values: str | int) -> None:
         """Record facts about the index (e.g. the corpus fingerprint) in the collection metadata."""
-        metadata = dict(self._collection.metadata or {})
+        metadata = dict(self.info())
         metadata.update(values)
-        self._guard(self._collection.modify, metadata=metadata)
+        self._on_collection("modify", metadata=metadata)
 
     # -- reading ----------------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        return dict(self._guard(lambda: self._collection.metadata) or {})
+        return dict(self._guard(lambda: self._collection.metadata or {}))
 
     def count(self) -> int:
-        return int(self._guard(self._collection.count))
+        return int(self._on_collection("count"))
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk in the store, in report and reading order."""
-        found = self._guard(self._collection.get, include=["documents", "metadatas"])
+        found = self._on_collection("get", include=["documents", "metadatas"])
         chunks = [Chunk.from_metadata(d, m) for d, m in zip(found["documents"], found["metadatas"], strict=True)]
         return sorted(chunks, key=lambda c: (c.report, c.ordinal))
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
-        found = self._guard(self._collection.get, ids=list(ids), include=["documents", "metadatas"])
+        found = self._on_collection("get", ids=list(ids), include=["documents", "metadatas"])
         by_id = {
             m["chunk_id"]: Chunk.from_metadata(d, m)
             for d, m in zip(found["documents"], found["metadatas"], strict=True)
@@ -224,18 +291,21 @@ class ChunkStore:
         if reports:
             where = {"report": reports[0]} if len(reports) == 1 else {"report": {"$in": list(reports)}}
         k = max(1, min(k, self.count()))
-        results = self._guard(
-            self._collection.query,
+        results = self._on_collection(
+            "query",
             query_embeddings=[list(vector)],
             n_results=k,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
+        # After an ingest killed mid-write, Chroma's vector index can still hold records the database
+        # deleted (their document and metadata come back as None); they are ghosts, not chunks.
         return [
             (Chunk.from_metadata(doc, meta), 1.0 - float(dist))
             for doc, meta, dist in zip(
                 results["documents"][0], results["metadatas"][0], results["distances"][0], strict=True
             )
+            if doc is not None and meta is not None
         ]
 
 

@@ -20,6 +20,8 @@ from assistant.lexical import tokenize
 MAX_QUOTE_WORDS = 55
 MIN_QUOTE_WORDS = 6
 EMBED_CANDIDATES = 18  # sentences embedded per question: enough for quality, cheap enough for latency
+# How a sentence's relevance is weighed: meaning, shared rare words, its passage's rank, actionability.
+W_MEANING, W_WORDS, W_RANK, W_ACTION = 0.9, 0.55, 0.5, 0.1
 _ACTION = re.compile(
     r"\b(should|need(?:s|ed)? to|must|can|could|recommend\w*|effective|success\w*|key|important|"
     r"helps?|enabl\w*|good practice|approach\w*|work(?:s|ed)? best|ensure|build\w*|develop\w*)\b",
@@ -73,7 +75,7 @@ class ExtractiveWriter:
             terms = set(tokenize([c.text + " " + " ".join(c.items)])[0])
             lexical = sum(weight(t) for t in question_terms & terms) / total
             rank_prior = 1.0 / math.sqrt(c.passage)
-            c.relevance = 0.55 * lexical + 0.25 * rank_prior + 0.1 * _actionable(c.text, request.audience)
+            c.relevance = W_WORDS * lexical + W_RANK * rank_prior + W_ACTION * _actionable(c.text, request.audience)
         candidates.sort(key=lambda c: -c.relevance)
         shortlist = candidates[:EMBED_CANDIDATES]
         vectors = None
@@ -81,7 +83,7 @@ class ExtractiveWriter:
             vectors = np.asarray(request.embed([c.text for c in shortlist]), dtype=np.float32)
             similarity = vectors @ np.asarray(request.question_vector, dtype=np.float32)
             for c, s in zip(shortlist, similarity, strict=True):
-                c.relevance += 0.9 * float(s)
+                c.relevance += W_MEANING * float(s)
         return _diverse(shortlist, vectors, request)
 
     def _candidates(self, passages: Sequence) -> Iterator[_Candidate]:
