@@ -57,9 +57,7 @@ class ExtractiveWriter:
 
     def stream(self, request: WriteRequest) -> Iterator[str]:
         """The answer line by line (it is composed at once; streaming keeps the interface uniform)."""
-        text = self.write(request).text
-        for line in text.splitlines(keepends=True):
-            yield line
+        yield from self.write(request).text.splitlines(keepends=True)
 
     # -- choosing sentences -----------------------------------------------------------------------
 
