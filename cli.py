@@ -65,7 +65,9 @@ def main(
     """Settings come from defaults, then ASSISTANT_* variables, then these flags."""
     prepare_runtime()
     _state.clear()
-    _state.update({k: v for k, v in {"index_dir": index_dir, "corpus_dir": corpus_dir, "chroma_url": chroma_url}.items() if v})
+    _state.update(
+        {k: v for k, v in {"index_dir": index_dir, "corpus_dir": corpus_dir, "chroma_url": chroma_url}.items() if v}
+    )
 
 
 @app.command()
@@ -135,7 +137,9 @@ def search(
             print(json.dumps(row, ensure_ascii=False))
         return
     for p in found.passages:
-        console.rule(f"[bold]{p.rank}. {p.chunk.report}[/] · {p.chunk.section_label} · {p.chunk.location} · score {p.score:.4f}")
+        console.rule(
+            f"[bold]{p.rank}. {p.chunk.report}[/] · {p.chunk.section_label} · {p.chunk.location} · score {p.score:.4f}"
+        )
         console.print(p.chunk.text, highlight=False, markup=False)
 
 
@@ -197,7 +201,7 @@ def ask(
 
 def _read_batch(path: Path) -> list[str]:
     if not path.is_file():
-        raise AssistantError(f"{path}: not found; give a JSONL file with one {{\"question\": ...}} per line.")
+        raise AssistantError(f'{path}: not found; give a JSONL file with one {{"question": ...}} per line.')
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -8,9 +8,20 @@ from assistant.verify import quote_in, verify
 
 def _passage(text: str, report: str = "r1", n: int = 0) -> Passage:
     chunk = Chunk(
-        chunk_id=f"{report}:{n}", report=report, title="A report", year=2008, section=("2", "2.2 Defining"),
-        text=text, char_start=0, char_end=len(text), line_start=10, line_end=12, page_start=None,
-        page_end=None, source=f"{report}.txt", ordinal=n,
+        chunk_id=f"{report}:{n}",
+        report=report,
+        title="A report",
+        year=2008,
+        section=("2", "2.2 Defining"),
+        text=text,
+        char_start=0,
+        char_end=len(text),
+        line_start=10,
+        line_end=12,
+        page_start=None,
+        page_end=None,
+        source=f"{report}.txt",
+        ordinal=n,
     )
     return Passage(chunk, 1.0, n + 1)
 
