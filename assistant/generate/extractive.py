@@ -28,6 +28,16 @@ _ACTION = re.compile(
     re.IGNORECASE,
 )
 _LIST_ITEM_MAX_WORDS = 30
+_SIGNPOST = re.compile(
+    r"^(?:this|the following|the next|the present)\s+(?:section|chapter|paper|report|review|part|appendix)\b"
+    r"|^(?:in this|this)\s+(?:section|chapter)\b",
+    re.IGNORECASE,
+)
+_HOW_TO = re.compile(
+    r"^\s*(?:how (?:do|can|should|could|might|would)|what (?:should|can|could|works?|helps?)|should (?:i|we)|"
+    r"is it worth|any tips|what(?:'s| is) the best way|how to)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -67,13 +77,16 @@ class ExtractiveWriter:
         if not candidates:
             return []
         question_terms = set(tokenize([request.question])[0])
+        how_to = bool(_HOW_TO.match(request.question))
         weight = request.term_weight or (lambda _t: 1.0)
         total = sum(weight(t) for t in question_terms) or 1.0
         for c in candidates:
             terms = set(tokenize([c.text + " " + " ".join(c.items)])[0])
             lexical = sum(weight(t) for t in question_terms & terms) / total
             rank_prior = 1.0 / math.sqrt(c.passage)
-            c.relevance = W_WORDS * lexical + W_RANK * rank_prior + W_ACTION * _actionable(c.text, request.audience)
+            c.relevance = (
+                W_WORDS * lexical + W_RANK * rank_prior + W_ACTION * _actionable(c.text, request.audience, how_to)
+            )
         candidates.sort(key=lambda c: -c.relevance)
         shortlist = candidates[:EMBED_CANDIDATES]
         vectors = None
@@ -95,7 +108,8 @@ class ExtractiveWriter:
                 if text.endswith(":"):
                     j = i + 1
                     while j < len(sentences) and len(sentences[j].split()) <= _LIST_ITEM_MAX_WORDS and len(items) < 6:
-                        items.append(sentences[j].strip())
+                        if _item_quotable(sentences[j]):
+                            items.append(sentences[j].strip())
                         j += 1
                     if items:
                         i = j - 1
@@ -121,14 +135,13 @@ class ExtractiveWriter:
                     lines.append("- This report's passages retrieved for the question do not address it directly.")
                 lines.extend(_point(c, labels, with_label=False) for c in picked)
             return "\n".join(lines).strip() + "\n"
-        opener = (
-            "What the evidence suggests doing:" if request.audience == "practitioner" else "What the reports found:"
-        )
+        how_to = request.audience == "practitioner" and bool(_HOW_TO.match(request.question))
+        opener = "What the evidence suggests doing:" if how_to else "What the reports found:"
         lines.append(f"**In short:** {_quote(lead)}")
         if rest:
             lines.append("")
             lines.append(opener)
-            lines.extend(_point(c, labels, with_label=True) for c in rest)
+            lines.extend(_point(c, labels, with_label=True, label_first=request.audience == "policy") for c in rest)
         elif lead.items:
             lines.extend(f"  - {_wrap(item)} [{lead.passage}]" for item in lead.items)
         return "\n".join(lines).strip() + "\n"
@@ -138,9 +151,12 @@ def _quote(c: _Candidate) -> str:
     return f"{_wrap(_trim(c.text))} [{c.passage}]"
 
 
-def _point(c: _Candidate, labels: dict[str, str], *, with_label: bool) -> str:
-    label = f" — *{labels.get(c.report, c.report)}*" if with_label else ""
-    line = f"- {_quote(c)}{label}"
+def _point(c: _Candidate, labels: dict[str, str], *, with_label: bool, label_first: bool = False) -> str:
+    name = labels.get(c.report, c.report)
+    if with_label and label_first:
+        line = f"- *{name}*: {_quote(c)}"  # policy readers scan by source first
+    else:
+        line = f"- {_quote(c)}" + (f" — *{name}*" if with_label else "")
     if c.items:
         line += "".join(f"\n  - {_wrap(_trim(item))} [{c.passage}]" for item in c.items)
     return line
@@ -170,13 +186,22 @@ def _quotable(text: str, has_items: bool) -> bool:
         return False
     if text.isupper():
         return False
+    if _SIGNPOST.match(text):
+        return False  # "This section summarises…" says where the report goes, not what it found
     return True
 
 
-def _actionable(text: str, audience: str) -> float:
+def _item_quotable(text: str) -> bool:
+    """A list item worth quoting: some words, not a stray footnote mark or number."""
+    return sum(ch.isalpha() for ch in text) >= 6
+
+
+def _actionable(text: str, audience: str, how_to: bool) -> float:
     hits = len(_ACTION.findall(text))
     score = min(1.0, hits / 2)
-    return score if audience == "practitioner" else 0.3 * score
+    if audience != "practitioner":
+        return 0.3 * score
+    return 1.5 * score if how_to else score  # "how do I…" wants what to do first
 
 
 def _normalise(text: str) -> str:
