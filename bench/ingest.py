@@ -1,0 +1,240 @@
+"""Ingest benchmark: the whole pipeline against a bare `SentenceTransformer.encode` of the same texts.
+
+Run: `.venv/bin/python bench/ingest.py` (about two minutes on two cores). Prints a table and writes it to
+bench/results/ingest.txt. Every phase of `run_ingest` is timed exclusively (a phase's time excludes
+the phases it calls), so the table says where the time beyond encoding goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# Run as `python bench/ingest.py`, this folder comes first on sys.path and this file would shadow the
+# `ingest` package: put the project root there instead.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+RESULTS = ROOT / "bench" / "results" / "ingest.txt"
+TARGET_RATIO = 1.2
+TARGET_NOCHANGE_S = 2.0
+
+
+class PhaseClock:
+    """Exclusive wall time per named phase: nested phases are subtracted from the phase around them."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._stack: list[list[float]] = []  # [start, time spent in child phases]
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        frame = [time.perf_counter(), 0.0]
+        self._stack.append(frame)
+        try:
+            yield
+        finally:
+            self._stack.pop()
+            elapsed = time.perf_counter() - frame[0]
+            self.seconds[name] += elapsed - frame[1]
+            self.calls[name] += 1
+            if self._stack:
+                self._stack[-1][1] += elapsed
+
+    def wrap(self, name: str, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.phase(name):
+                return func(*args, **kwargs)
+
+        return timed
+
+
+def instrument(clock: PhaseClock) -> None:
+    """Time the phases of `run_ingest` by wrapping the functions it calls (the engine is not changed)."""
+    from functools import cached_property
+
+    import ingest.pipeline as pipeline
+    from assistant.embeddings import MiniLMEmbedder
+    from assistant.lexical import LexicalIndex
+    from assistant.store import ChunkStore
+    from ingest.manifest import Manifest
+
+    load_model = MiniLMEmbedder.__dict__["model"].func
+    model = cached_property(clock.wrap("model load (import torch, weights)", load_model))
+    model.__set_name__(MiniLMEmbedder, "model")
+    MiniLMEmbedder.model = model
+    MiniLMEmbedder.count_tokens = clock.wrap("tokenize (chunk sizing)", MiniLMEmbedder.count_tokens)
+    MiniLMEmbedder.embed_documents = clock.wrap("encode (MiniLM)", MiniLMEmbedder.embed_documents)
+
+    for name, label in [
+        ("load_file", "load file"),
+        ("clean_document", "clean (repair, re-flow, sections)"),
+        ("chunk_document", "chunk (sentences, packing)"),
+        ("file_fingerprint", "fingerprint files"),
+        ("embedding_text", "context headers"),
+    ]:
+        setattr(pipeline, name, clock.wrap(label, getattr(pipeline, name)))
+    for name in ["_connect", "open", "reset", "upsert", "update_metadata", "delete", "ids_for_source", "set_info"]:
+        setattr(ChunkStore, name, clock.wrap(f"store: {name.lstrip('_')}", getattr(ChunkStore, name)))
+    ChunkStore.count = clock.wrap("store: count", ChunkStore.count)
+    ChunkStore.all_chunks = clock.wrap("store: read all chunks (for BM25)", ChunkStore.all_chunks)
+    # Class attributes that are plain functions are not bound on class access, so the bound
+    # classmethods can be wrapped as they are.
+    LexicalIndex.build = clock.wrap("BM25 build", LexicalIndex.build)
+    LexicalIndex.load = clock.wrap("BM25 load", LexicalIndex.load)
+    LexicalIndex.save = clock.wrap("BM25 save", LexicalIndex.save)
+    Manifest.save = clock.wrap("manifest save", Manifest.save)
+
+
+def bare_encode(model: Any, batches: list[list[str]], batch_size: int) -> float:
+    """Seconds for `SentenceTransformer.encode` over `batches`, with the embedder's own arguments."""
+    started = time.perf_counter()
+    for texts in batches:
+        model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+    return time.perf_counter() - started
+
+
+def cli_nochange_seconds(index_dir: Path, corpus_dir: Path) -> float:
+    """Wall clock of `assistant ingest` in a fresh process when nothing changed (imports included)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--index-dir", str(index_dir), "--corpus-dir", str(corpus_dir)]
+        + ["ingest", "--quiet"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
+    )
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus-dir", type=Path, default=None, help="Reports folder (default: corpus/).")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the table.")
+    args = parser.parse_args()
+
+    from assistant.config import Settings, prepare_runtime
+
+    prepare_runtime()
+    clock = PhaseClock()
+    instrument(clock)
+
+    from assistant.embeddings import get_embedder
+    from assistant.store import ChunkStore
+    from ingest.chunk import embedding_text
+    from ingest.pipeline import run_ingest
+
+    load_before = os.getloadavg()
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        settings = Settings.load(corpus_dir=args.corpus_dir, index_dir=Path(tmp) / "index")
+        print(f"Ingesting {settings.corpus_dir} into a fresh index in {tmp} ...", file=sys.stderr)
+        embedder = get_embedder(settings)
+        started = time.perf_counter()
+        summary = run_ingest(settings, embedder=embedder, progress=False)
+        whole = time.perf_counter() - started
+        if not summary.ok:
+            print("Ingest failed: " + "; ".join(f.reason for f in summary.failures), file=sys.stderr)
+            return 1
+        phases, calls = dict(clock.seconds), dict(clock.calls)
+
+        # Exactly what the pipeline encoded: each stored chunk's embedding text, file by file, in order.
+        store = ChunkStore(settings, embedder).open()
+        chunks = store.all_chunks()
+        by_file: dict[str, list[str]] = defaultdict(list)
+        for chunk in sorted(chunks, key=lambda c: (c.source, c.ordinal)):
+            by_file[chunk.source].append(embedding_text(chunk))
+        texts = [t for source in sorted(by_file) for t in by_file[source]]
+        size = settings.embed_batch_size
+        print(f"Bare encode of {len(texts)} texts ...", file=sys.stderr)
+        bare_one_call = bare_encode(embedder.model, [texts], size)
+        as_pipeline = [group[i : i + size] for group in by_file.values() for i in range(0, len(group), size)]
+        bare_pipeline_calls = bare_encode(embedder.model, as_pipeline, size)
+
+        print("Re-ingesting with nothing changed ...", file=sys.stderr)
+        clock.reset()
+        started = time.perf_counter()
+        again = run_ingest(settings, progress=False)
+        nochange = time.perf_counter() - started
+        nochange_phases, nochange_calls = dict(clock.seconds), dict(clock.calls)
+        nochange_cli = cli_nochange_seconds(settings.index_dir, settings.corpus_dir)
+    load_after = os.getloadavg()
+
+    model_load = phases.get("model load (import torch, weights)", 0.0)
+    encode_in_pipeline = phases.get("encode (MiniLM)", 0.0)
+    n = len(chunks)
+    ratio = whole / bare_one_call
+    ratio_warm = (whole - model_load) / bare_one_call
+
+    def row(label: str, value: str, note: str = "") -> None:
+        lines.append(f"{label:<44} {value:>12}  {note}".rstrip())
+
+    lines.append(f"Ingest benchmark, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs")
+    lines.append(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    lines.append("")
+    row("files", str(summary.files))
+    row("chunks", str(n), f"embedded {summary.chunks_embedded}")
+    row("whole run_ingest (cold: imports, model load)", f"{whole:.1f} s", f"{n / whole:.1f} chunks/s")
+    row("  of which model load", f"{model_load:.1f} s")
+    row("  of which encode inside the pipeline", f"{encode_in_pipeline:.1f} s")
+    row(f"bare encode, one call (batch {size})", f"{bare_one_call:.1f} s", f"{n / bare_one_call:.1f} chunks/s")
+    row("bare encode, the pipeline's calls", f"{bare_pipeline_calls:.1f} s", f"{len(as_pipeline)} calls of ≤{size}")
+    row("ratio whole ingest / bare encode", f"{ratio:.2f}", _verdict(ratio <= TARGET_RATIO, f"target ≤ {TARGET_RATIO}"))
+    row("ratio without model load", f"{ratio_warm:.2f}", _verdict(ratio_warm <= TARGET_RATIO, f"≤ {TARGET_RATIO}"))
+    row(
+        "no-change re-ingest, in process",
+        f"{nochange:.2f} s",
+        _verdict(nochange < TARGET_NOCHANGE_S and again.chunks_embedded == 0, f"target < {TARGET_NOCHANGE_S:.0f} s")
+        + f", embedded {again.chunks_embedded}",
+    )
+    row("no-change `assistant ingest`, fresh process", f"{nochange_cli:.2f} s", "includes interpreter and imports")
+    lines.append("")
+    lines.append("Where the whole ingest's time went (exclusive wall time; calls):")
+    _phase_table(lines, phases, calls, whole)
+    lines.append("")
+    lines.append("No-change re-ingest, in process:")
+    _phase_table(lines, nochange_phases, nochange_calls, nochange)
+
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"Written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _verdict(ok: bool, target: str) -> str:
+    return f"{'ok' if ok else 'MISSED'} ({target})"
+
+
+def _phase_table(lines: list[str], phases: dict[str, float], calls: dict[str, int], total: float) -> None:
+    accounted = sum(phases.values())
+    for name, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):
+        if seconds >= 0.005:
+            lines.append(f"  {name:<42} {seconds:>8.2f} s  {100 * seconds / total:5.1f} %  {calls[name]:>6} calls")
+    rest = total - accounted
+    lines.append(f"  {'other (discovery, bookkeeping)':<42} {rest:>8.2f} s  {100 * rest / total:5.1f} %")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Query benchmark: warm latency per question, start to first answer, peak memory, beside the tutorial pipeline.
+
+Run: `.venv/bin/python bench/query.py` (uses the configured index, `.index/` by default; build it with
+`assistant ingest`). Every eval question (evals/cases.jsonl, with its history) goes through the
+offline extractive writer; the tutorial pipeline (evals/baseline.py) answers the same questions in the
+same run. Prints a table and writes it to bench/results/query.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+RESULTS = ROOT / "bench" / "results" / "query.txt"
+TARGET_P50_MS = 100.0
+TARGET_P95_MS = 250.0
+TARGET_FIRST_ANSWER_S = 5.0
+WARMUP_QUESTIONS = 3
+
+# What a user's first `assistant ask` does: interpreter, imports, open the index, load the model, answer.
+FIRST_ANSWER = """
+import sys
+from assistant.config import Settings, prepare_runtime
+prepare_runtime()
+from assistant.chain import Assistant
+answer = Assistant.from_settings(Settings.load(index_dir=sys.argv[1], writer="extractive")).ask(sys.argv[2])
+assert answer.answer
+"""
+
+
+def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory in MB (Linux reports kilobytes)."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def run_cases(ask: Callable[[Any], Any], cases: Sequence[Any], passes: int) -> tuple[list[float], list[list[Any]]]:
+    """Median wall milliseconds per case over `passes`, and each case's answers from every pass."""
+    times: list[list[float]] = [[] for _ in cases]
+    answers: list[list[Any]] = [[] for _ in cases]
+    for _ in range(passes):
+        for i, case in enumerate(cases):
+            started = time.perf_counter()
+            answers[i].append(ask(case))
+            times[i].append((time.perf_counter() - started) * 1000)
+    return [statistics.median(t) for t in times], answers
+
+
+def step_ms(answers: Sequence[Sequence[Any]], step: str) -> list[float]:
+    """Each case's median time for one step of the chain (its `timings_ms` key) over the passes."""
+    return [statistics.median(a.timings_ms[step] for a in runs) for runs in answers]
+
+
+def hit_rates(cases: Sequence[Any], answers: Sequence[Any]) -> tuple[float, float, int]:
+    """hit@1 and hit@5 of the evidence spans among the answer's passages, as the eval runner scores them."""
+    from evals.metrics import HIT_DEPTH, evidence_rank
+
+    ranks = [evidence_rank(c, a.passages) for c, a in zip(cases, answers, strict=True) if _has_evidence(c)]
+    at1 = sum(r == 1 for r in ranks) / len(ranks)
+    at5 = sum(r is not None and r <= HIT_DEPTH for r in ranks) / len(ranks)
+    return at1, at5, len(ranks)
+
+
+def _has_evidence(case: Any) -> bool:
+    return bool(case.evidence) and case.expect_abstain is False
+
+
+def first_answer_seconds(index_dir: Path, question: str) -> float:
+    """Wall clock of a fresh process that imports, opens the index, loads the model and answers once."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", FIRST_ANSWER, str(index_dir), question],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
+    )
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=None, help="Index folder (default: the configured one).")
+    parser.add_argument("--cases", type=Path, default=ROOT / "evals" / "cases.jsonl")
+    parser.add_argument("--passes", type=int, default=3, help="Timed passes; each question's median is used.")
+    parser.add_argument("--starts", type=int, default=2, help="Fresh processes timed to their first answer.")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="Set torch's thread count (default: torch's own choice)."
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # the fresh processes timed below
+
+    from assistant.config import Settings, prepare_runtime
+
+    prepare_runtime()
+    from assistant.chain import Assistant
+    from assistant.errors import AssistantError
+    from evals.baseline import BaselinePipeline
+    from evals.cases import load_cases
+    from evals.metrics import percentile
+
+    settings = Settings.load(index_dir=args.index_dir, writer="extractive")
+    try:
+        assistant = Assistant.from_settings(settings)
+        chunks = assistant.store.count()
+    except AssistantError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    cases = load_cases(args.cases)
+    load_before = os.getloadavg()
+
+    print(f"Warming up, then {args.passes} passes over {len(cases)} questions ...", file=sys.stderr)
+    for case in cases[:WARMUP_QUESTIONS]:
+        assistant.ask(case.question, list(case.history) or None)
+    ours_ms, ours_runs = run_cases(lambda c: assistant.ask(c.question, list(c.history) or None), cases, args.passes)
+    ours_peak = peak_mb()
+    retrieve_ms, generate_ms = step_ms(ours_runs, "retrieve"), step_ms(ours_runs, "generate")
+    ours = [runs[-1] for runs in ours_runs]
+    ours_at1, ours_at5, scored = hit_rates(cases, ours)
+
+    print("Tutorial pipeline ...", file=sys.stderr)
+    started = time.perf_counter()
+    baseline = BaselinePipeline(settings, assistant.embedder)
+    baseline_setup = time.perf_counter() - started
+    for case in cases[:WARMUP_QUESTIONS]:
+        baseline.ask(case.question, case.history)
+    base_ms, base_runs = run_cases(lambda c: baseline.ask(c.question, c.history), cases, args.passes)
+    base = [runs[-1] for runs in base_runs]
+    base_at1, base_at5, _ = hit_rates(cases, base)
+
+    print(f"Timing {args.starts} fresh processes to their first answer ...", file=sys.stderr)
+    starts = [first_answer_seconds(settings.index_dir, cases[0].question) for _ in range(max(1, args.starts))]
+    child_peak = peak_mb(resource.RUSAGE_CHILDREN)
+    load_after = os.getloadavg()
+
+    p50, p95 = percentile(ours_ms, 50), percentile(ours_ms, 95)
+    lines = [
+        f"Query benchmark, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs",
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
+        f"torch threads {args.torch_threads or 'default'}",
+        f"index {settings.index_dir} ({chunks} chunks); {len(cases)} questions from {args.cases.name} with their "
+        f"history, {scored} with evidence spans; extractive writer; median of {args.passes} warm passes per question",
+        "",
+        f"{'':<34} {'ours':>10} {'tutorial':>10}  target (ours)",
+        _row("p50 per question", f"{p50:.0f} ms", f"{percentile(base_ms, 50):.0f} ms", p50 <= TARGET_P50_MS, "≤ 100"),
+        _row("p95 per question", f"{p95:.0f} ms", f"{percentile(base_ms, 95):.0f} ms", p95 <= TARGET_P95_MS, "≤ 250"),
+        _row("slowest question", f"{max(ours_ms):.0f} ms", f"{max(base_ms):.0f} ms"),
+        _row("hit@5 (evidence span in top 5)", f"{ours_at5:.2f}", f"{base_at5:.2f}"),
+        _row("hit@1", f"{ours_at1:.2f}", f"{base_at1:.2f}"),
+        _row("  ours: retrieve p50 / p95", _pair(retrieve_ms), ""),
+        _row("  ours: write + verify p50 / p95", _pair(generate_ms), ""),
+        _row(
+            "start to first answer (worst)",
+            f"{max(starts):.1f} s",
+            "",
+            max(starts) < TARGET_FIRST_ANSWER_S,
+            "< 5 s; runs " + ", ".join(f"{s:.1f}" for s in starts) + " s",
+        ),
+        _row("peak memory, fresh process", f"{child_peak:.0f} MB", "", note="one question, ru_maxrss"),
+        _row("peak memory, this process", f"{ours_peak:.0f} MB", "", note="after all our questions"),
+        _row("tutorial setup (chunk, embed or cache)", "", f"{baseline_setup:.1f} s"),
+        "",
+        "Slowest questions (ours):",
+    ]
+    slowest = sorted(zip(ours_ms, cases, retrieve_ms, generate_ms, strict=True), key=lambda x: -x[0])[:5]
+    for ms, case, retrieve, generate in slowest:
+        lines.append(
+            f"  {ms:6.0f} ms  {case.id:<28} retrieve {retrieve:.0f} ms, write + verify {generate:.0f} ms"
+            + ("  (history)" if case.history else "")
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"Written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _pair(values: Sequence[float]) -> str:
+    from evals.metrics import percentile
+
+    return f"{percentile(values, 50):.0f} / {percentile(values, 95):.0f} ms"
+
+
+def _row(label: str, ours: str, theirs: str, ok: bool | None = None, target: str = "", note: str = "") -> str:
+    verdict = "" if ok is None else f"{'ok' if ok else 'MISSED'} ({target})"
+    return f"{label:<34} {ours:>10} {theirs:>10}  {verdict or note}".rstrip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
