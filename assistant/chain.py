@@ -106,7 +106,7 @@ class Assistant:
             passages=found.passages,
             history=tuple(history),
             audience=audience or self.settings.audience,
-            reports_named=tuple(found.reports_named) if not reports else tuple(reports) if len(reports) > 1 else (),
+            reports_named=found.compared if not reports else tuple(reports) if len(reports) > 1 else (),
             max_points=self.settings.max_points,
             embed=self.embedder.embed_documents,
             question_vector=found.vector,

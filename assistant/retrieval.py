@@ -45,6 +45,14 @@ def _content_words(text: str) -> int:
     return len(re.findall(r"\w{3,}", _QUESTION_WORDS.sub(" ", text)))
 
 
+_COMPARATIVE = re.compile(
+    r"\b(?:across (?:the|these|all) (?:reports|studies)|compar\w*|agree|disagree|differ\w*|both reports|"
+    r"each report|(?:the|these) (?:studies|reports) (?:say|find|show|agree|differ))\b",
+    re.IGNORECASE,
+)
+MAX_COMPARED = 3  # more than three reports side by side stops being a short answer
+
+
 def topic_of(question: str, stripped: str | None = None) -> str:
     """The question without report names and asking words, when enough is left to search with."""
     candidate = " ".join(_ASKING_WORDS.sub(" ", stripped if stripped is not None else question).split())
@@ -60,6 +68,7 @@ class Retrieval:
     query: str
     best_dense: float
     vector: Sequence[float] = ()
+    compared: tuple[str, ...] = ()  # reports whose evidence is set side by side
     unknown_names: tuple[str, ...] = ()  # names in the question that no report mentions
 
 
@@ -115,9 +124,15 @@ class HybridRetriever:
         topic = topic_of(query, self.router.strip_names(query, scope) if scope else None)
         expanded = lexical.expand(topic)
         vector = self.store.embedder.embed_query(expanded)
-        if len(scope) > 1 and not reports:
-            # A comparison: evidence from each report it names, interleaved.
-            per_report = [self._search(expanded, vector, [r], max(2, k // len(scope))) for r in scope]
+        compared = scope if len(scope) > 1 and not reports else []
+        if not scope and _COMPARATIVE.search(query):
+            # "Across the reports…" names none: compare the reports that have the strongest evidence.
+            leading = self._search(expanded, vector, None, 3 * k)
+            compared = list(dict.fromkeys(p.chunk.report for p in leading))[:MAX_COMPARED]
+            compared = compared if len(compared) > 1 else []
+        if compared:
+            # A comparison: evidence from each report, interleaved.
+            per_report = [self._search(expanded, vector, [r], max(2, k // len(compared))) for r in compared]
             passages = _interleave(per_report, k)
         else:
             passages = self._search(expanded, vector, scope or None, k)
@@ -125,7 +140,13 @@ class HybridRetriever:
         ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical) for i, p in enumerate(passages)]
         unknown = tuple(lexical.unknown_names(names_from or query, self._known_names))
         return Retrieval(
-            passages=ranked, reports_named=named, query=expanded, best_dense=best, vector=vector, unknown_names=unknown
+            passages=ranked,
+            reports_named=named,
+            query=expanded,
+            best_dense=best,
+            vector=vector,
+            unknown_names=unknown,
+            compared=tuple(compared),
         )
 
     def _search(self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int) -> list[Passage]:
