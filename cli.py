@@ -119,9 +119,7 @@ def search(
     from assistant.chain import Assistant
 
     assistant = Assistant.from_settings(_settings())
-    if report:
-        assistant._check_reports(report)
-    found = assistant.retriever.retrieve(assistant.check_question(query), k, report)
+    found = assistant.retriever.retrieve(assistant.check_question(query), k, assistant.check_reports(report))
     if as_json:
         for p in found.passages:
             row = {

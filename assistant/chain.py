@@ -89,7 +89,7 @@ class Assistant:
         started = time.perf_counter()
         question = self.check_question(question)
         history = [self.check_question(h) for h in (history or []) if h and h.strip()]
-        reports = self._check_reports(reports)
+        reports = self.check_reports(reports)
         writer_name = writer or self.settings.writer
         answer_writer = self.writer(writer_name)
 
@@ -163,7 +163,8 @@ class Assistant:
             )
         return cleaned
 
-    def _check_reports(self, reports: Sequence[str] | None) -> list[str] | None:
+    def check_reports(self, reports: Sequence[str] | None) -> list[str] | None:
+        """The report filter without duplicates; an id not in the index is a clear error."""
         if not reports:
             return None
         known = set(self.retriever.reports_in_index())
