@@ -7,6 +7,7 @@ The collection records which embedder and chunker built it, so a mismatch is cau
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -35,6 +36,10 @@ _WRITE_MESSAGES = (
     "permission denied",
     "quota exceeded",
 )
+
+
+_WRITE_METHODS = {"upsert", "update", "delete", "modify"}
+_REFUSED_WRITES: set[str] = set()  # embedded index folders whose engine refused a write in this process
 
 
 class IndexWriteError(AssistantError):
@@ -109,8 +114,15 @@ class ChunkStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
         server = self.settings.chroma_server
         if server is None:
-            self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.settings.index_dir / "chroma"), settings=chroma_settings)
+            try:
+                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+                return chromadb.PersistentClient(path=self._embedded_path, settings=chroma_settings)
+            except Exception as exc:  # Chroma writes on start: a full disk or read-only folder stops it here
+                if is_write_failure(exc):
+                    raise write_failure(self.describe(), exc) from exc
+                if not os.access(self.settings.index_dir, os.W_OK):
+                    raise write_failure(self.describe(), OSError(errno.EROFS, "the folder is read-only")) from exc
+                raise
         host, port = server
         try:
             client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
@@ -149,11 +161,36 @@ class ChunkStore:
                 self._forget_connection()
                 raise self._unavailable(exc) from exc
             if is_write_failure(exc):
+                if self.settings.chroma_server is None:
+                    _REFUSED_WRITES.add(self._embedded_path)
                 raise write_failure(self.describe(), exc) from exc
             raise
 
+    @property
+    def _embedded_path(self) -> str:
+        return str(self.settings.index_dir / "chroma")
+
+    def _fresh_engine_if_refused(self) -> None:
+        """Before writing, replace an embedded engine that refused a write earlier in this process.
+
+        Embedded Chroma shares one engine per folder in a process. After SQLite refused a write (disk
+        full) that engine still reads, but blocks for good on the next write, even once space is
+        freed: a long-lived process (the app) would hang on its next ingest. Readers keep the old one.
+        """
+        path = self._embedded_path
+        if self.settings.chroma_server is not None or path not in _REFUSED_WRITES:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._lock:
+            SharedSystemClient._identifier_to_system.pop(path, None)
+            _REFUSED_WRITES.discard(path)
+            self._forget_connection()
+
     def _on_collection(self, method: str, **kwargs: Any) -> Any:
         """Call a method of the collection, (re)opening it inside the guard so a reconnect can happen."""
+        if method in _WRITE_METHODS:
+            self._fresh_engine_if_refused()
         return self._guard(lambda: getattr(self._collection, method)(**kwargs))
 
     # -- collection -----------------------------------------------------------------------------
@@ -167,7 +204,8 @@ class ChunkStore:
 
     def open(self, *, create: bool = False) -> ChunkStore:
         """Open the collection; with `create`, make it if missing. Checks embedder/chunker versions."""
-        if not create and not self._collection_exists():
+        exists = self._collection_exists()
+        if not create and not exists:
             raise IndexMissingError(
                 f"No index in {self.describe()}: run `assistant ingest` (or `make run`) to build it."
             )
@@ -180,6 +218,9 @@ class ChunkStore:
             client=self._client,
             collection_metadata=self._expected_metadata(),
             collection_configuration={"hnsw": {"space": "cosine"}},
+            # Opening an existing collection must not write: get_or_create is a write, and on a full
+            # disk or after a refused write embedded Chroma can block on it for good.
+            create_collection_if_not_exists=not exists,
         )
         found = self._collection.metadata or {}
         expected = self._expected_metadata()
@@ -208,6 +249,7 @@ class ChunkStore:
 
     def reset(self) -> None:
         """Drop the collection and start empty (for --rebuild)."""
+        self._fresh_engine_if_refused()
         if self._collection_exists():
             self._guard(lambda: self._client.delete_collection(self.settings.collection))
         self._vectorstore = None

@@ -68,18 +68,13 @@ class PhaseClock:
 
 def instrument(clock: PhaseClock) -> None:
     """Time the phases of `run_ingest` by wrapping the functions it calls (the engine is not changed)."""
-    from functools import cached_property
-
     import ingest.pipeline as pipeline
     from assistant.embeddings import MiniLMEmbedder
     from assistant.lexical import LexicalIndex
     from assistant.store import ChunkStore
     from ingest.manifest import Manifest
 
-    load_model = MiniLMEmbedder.__dict__["model"].func
-    model = cached_property(clock.wrap("model load (import torch, weights)", load_model))
-    model.__set_name__(MiniLMEmbedder, "model")
-    MiniLMEmbedder.model = model
+    MiniLMEmbedder._load = clock.wrap("model load (import torch, weights)", MiniLMEmbedder._load)
     MiniLMEmbedder.count_tokens = clock.wrap("tokenize (chunk sizing)", MiniLMEmbedder.count_tokens)
     MiniLMEmbedder.embed_documents = clock.wrap("encode (MiniLM)", MiniLMEmbedder.embed_documents)
 

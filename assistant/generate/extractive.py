@@ -19,6 +19,7 @@ from assistant.lexical import tokenize
 
 MAX_QUOTE_WORDS = 55
 MIN_QUOTE_WORDS = 6
+SHORTLIST = 18  # sentences considered for the answer after the cheap scores
 EMBED_CANDIDATES = 8  # sentences embedded per question: on the eval set more did not help, and each costs ~4 ms
 # How a sentence's relevance is weighed: meaning, shared rare words, its passage's rank, actionability.
 W_MEANING, W_WORDS, W_RANK, W_ACTION = 0.9, 0.55, 0.5, 0.1
@@ -84,17 +85,18 @@ class ExtractiveWriter:
             terms = set(tokenize([c.text + " " + " ".join(c.items)])[0])
             lexical = sum(weight(t) for t in question_terms & terms) / total
             rank_prior = 1.0 / math.sqrt(c.passage)
-            c.relevance = (
-                W_WORDS * lexical + W_RANK * rank_prior + W_ACTION * _actionable(c.text, request.audience, how_to)
-            )
+            action = _actionable(c.text, request.audience, how_to)
+            c.relevance = W_WORDS * lexical + W_RANK * rank_prior + W_ACTION * action
         candidates.sort(key=lambda c: -c.relevance)
-        shortlist = candidates[:EMBED_CANDIDATES]
-        vectors = None
-        if request.embed is not None and request.question_vector is not None:
-            vectors = np.asarray(request.embed([c.text for c in shortlist]), dtype=np.float32)
-            similarity = vectors @ np.asarray(request.question_vector, dtype=np.float32)
-            for c, s in zip(shortlist, similarity, strict=True):
+        shortlist = candidates[:SHORTLIST]
+        vectors: list[np.ndarray | None] = [None] * len(shortlist)
+        refine = shortlist[:EMBED_CANDIDATES]
+        if refine and request.embed is not None and request.question_vector is not None:
+            embedded = np.asarray(request.embed([c.text for c in refine]), dtype=np.float32)
+            similarity = embedded @ np.asarray(request.question_vector, dtype=np.float32)
+            for i, (c, s) in enumerate(zip(refine, similarity, strict=True)):
                 c.relevance += W_MEANING * float(s)
+                vectors[i] = embedded[i]
         return _diverse(shortlist, vectors, request)
 
     def _candidates(self, passages: Sequence) -> Iterator[_Candidate]:
@@ -208,7 +210,7 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _diverse(shortlist: list[_Candidate], vectors, request: WriteRequest) -> list[_Candidate]:
+def _diverse(shortlist: list[_Candidate], vectors: list, request: WriteRequest) -> list[_Candidate]:
     """Maximal marginal relevance: relevant sentences that do not repeat each other."""
     limit = request.max_points + 1  # the lead and the points
     order = sorted(range(len(shortlist)), key=lambda i: -shortlist[i].relevance)
@@ -219,7 +221,7 @@ def _diverse(shortlist: list[_Candidate], vectors, request: WriteRequest) -> lis
             break
         redundant = False
         for j in picked:
-            if vectors is not None and float(vectors[i] @ vectors[j]) > 0.88:
+            if vectors[i] is not None and vectors[j] is not None and float(vectors[i] @ vectors[j]) > 0.88:
                 redundant = True
             overlap = len(words[i] & words[j]) / max(1, min(len(words[i]), len(words[j])))
             if overlap > 0.7:
