@@ -171,6 +171,22 @@ class Citation:
     chunk_id: str
     passage: str = ""
 
+    @classmethod
+    def from_chunk(cls, n: int, chunk: Chunk, quote: str, report: ReportInfo | None) -> Citation:
+        """Citation number `n`, quoting `quote` from `chunk`, with the report's byline when known."""
+        return cls(
+            n=n,
+            report=chunk.report,
+            title=chunk.title,
+            byline=report.byline if report else "",
+            year=chunk.year,
+            section=chunk.section_label,
+            location=chunk.location,
+            quote=quote,
+            chunk_id=chunk.chunk_id,
+            passage=chunk.text,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -130,7 +130,11 @@ def _check_unit(
         key = (n, normalise(quote))
         if key not in numbering:
             numbering[key] = len(citations) + 1
-            citations.append(_citation(numbering[key], passages[n - 1], quote, reports))
+            citations.append(
+                Citation.from_chunk(
+                    numbering[key], passages[n - 1].chunk, quote, reports.get(passages[n - 1].chunk.report)
+                )
+            )
         new_numbers.append(numbering[key])
     if quotes and len(quotes) == len(new_numbers):
         # Put each quote's own number right after it.
@@ -169,23 +173,6 @@ def best_sentence(claim: str, passage: Passage) -> str:
     sentences = passage.chunk.sentence_texts
     scored = [(len(claim_terms & set(tokenize([s])[0])), -i, s) for i, s in enumerate(sentences)]
     return max(scored)[2].strip() if scored else passage.chunk.text
-
-
-def _citation(n: int, passage: Passage, quote: str, reports: dict[str, ReportInfo]) -> Citation:
-    chunk = passage.chunk
-    info = reports.get(chunk.report)
-    return Citation(
-        n=n,
-        report=chunk.report,
-        title=chunk.title,
-        byline=info.byline if info else "",
-        year=chunk.year,
-        section=chunk.section_label,
-        location=chunk.location,
-        quote=quote,
-        chunk_id=chunk.chunk_id,
-        passage=chunk.text,
-    )
 
 
 def _drop_empty_list_heads(lines: list[str]) -> list[str]:

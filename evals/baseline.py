@@ -19,7 +19,7 @@ import numpy as np
 from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.types import Answer, Chunk, Citation, Passage, format_location
+from assistant.types import Answer, Chunk, Citation, Passage
 
 CHUNK_CHARS = 1000
 OVERLAP_CHARS = 200
@@ -188,16 +188,4 @@ class BaselinePipeline:
         return [self.by_id[i] for i in ids if i in self.by_id]
 
     def _citation(self, n: int, chunk: Chunk) -> Citation:
-        info = self.catalog.get(chunk.report)
-        return Citation(
-            n=n,
-            report=chunk.report,
-            title=chunk.title,
-            byline=info.byline if info else "",
-            year=chunk.year,
-            section=chunk.section_label,
-            location=format_location(chunk.page_start, chunk.page_end, chunk.line_start, chunk.line_end, chunk.source),
-            quote=chunk.text,
-            chunk_id=chunk.chunk_id,
-            passage=chunk.text,
-        )
+        return Citation.from_chunk(n, chunk, chunk.text, self.catalog.get(chunk.report))
