@@ -49,31 +49,50 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 
 def find_acronyms(text: str) -> dict[str, str]:
-    """Acronyms defined in `text` as 'Long Name (LN)', mapped (lower-case, singular) to their expansion."""
+    """Acronyms defined in `text` as 'Long Name (LN)', mapped (lower-case, singular) to their expansion.
+
+    Capitalised names are matched by their capitals ("Centres of Vocational Excellence (CoVEs)");
+    lower-case phrases by their words' initials ("small and medium-sized enterprises (SMEs)").
+    """
     found: dict[str, str] = {}
     for match in _ACRONYM.finditer(text):
         acronym = match.group(1)
-        capitals = [c for c in acronym if c.isupper()]
-        words = _WORD.findall(text[max(0, match.start() - 120) : match.start()])
-        # Walk back over the words before the bracket until their capitals spell the acronym.
-        picked: list[str] = []
-        needed = list(capitals)
-        for word in reversed(words):
-            if not needed:
-                break
-            if word[0].isupper() and word[0] == needed[-1]:
-                picked.insert(0, word)
-                needed.pop()
-            elif word.lower() in _JOINERS and picked:
-                picked.insert(0, word)
-            else:
-                break
-        picked = [w.strip("'’") for w in picked]
-        if not needed and len(picked) >= 2:
-            while picked and picked[0].lower() in _JOINERS:
-                picked.pop(0)
-            found.setdefault(acronym.lower(), " ".join(picked))
+        words = [w.strip("'’") for w in _WORD.findall(text[max(0, match.start() - 120) : match.start()])]
+        expansion = _spell(words, [c for c in acronym if c.isupper()], by_capitals=True) or _spell(
+            words, list(acronym.lower()), by_capitals=False
+        )
+        if expansion:
+            found.setdefault(acronym.lower(), expansion)
     return found
+
+
+def _spell(words: list[str], letters: list[str], *, by_capitals: bool) -> str | None:
+    """Walk back over `words` until their initials spell `letters`; the phrase, or None."""
+    picked: list[str] = []
+    needed = list(letters)
+    for word in reversed(words):
+        if not needed:
+            break
+        initials = [part[0] for part in word.split("-") if part] if not by_capitals else [word[0]]
+        if by_capitals and not word[0].isupper() and word.lower() not in _JOINERS:
+            break
+        if word.lower() in _JOINERS and picked:
+            picked.insert(0, word)
+        elif (
+            len(initials) <= len(needed)
+            and [i.lower() for i in initials] == [n.lower() for n in needed[-len(initials) :]]
+            and (not by_capitals or word[0] == needed[-1])
+        ):
+            picked.insert(0, word)
+            del needed[-len(initials) :]
+        elif not by_capitals and len(initials) > 1 and initials[0].lower() == needed[-1].lower():
+            picked.insert(0, word)  # "medium-sized" may stand for one letter
+            needed.pop()
+        else:
+            break
+    while picked and picked[0].lower() in _JOINERS:
+        picked.pop(0)
+    return " ".join(picked) if not needed and len(picked) >= 2 else None
 
 
 @dataclass
@@ -164,7 +183,7 @@ class LexicalIndex:
         for word in _WORD.findall(query):
             key = word.lower().rstrip("’'")
             for candidate in (key, key[:-1] if key.endswith("s") else None):
-                if candidate and candidate in self.acronyms and word[:1].isupper():
+                if candidate and candidate in self.acronyms and sum(ch.isupper() for ch in word) >= 2:
                     extra.append(self.acronyms[candidate])
                     break
         for acronym, expansion in self.acronyms.items():
