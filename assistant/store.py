@@ -306,7 +306,9 @@ class ChunkStore:
     # -- reading ----------------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        return dict(self._guard(lambda: self._collection.metadata or {}))
+        """The collection's metadata as stored now (another process may have re-ingested since)."""
+        name = self.settings.collection
+        return dict(self._guard(lambda: self._client.get_collection(name).metadata or {}))
 
     def count(self) -> int:
         return int(self._on_collection("count"))
