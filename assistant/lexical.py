@@ -22,6 +22,9 @@ import numpy as np
 
 from assistant.types import Chunk
 
+# Bump when tokenising, acronym finding or the saved layout changes: saved indexes are then rebuilt.
+LEXICAL_VERSION = "bm25s-stemmed/2"
+
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z&]{1,9}?)(s?)\)")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _JOINERS = {"of", "and", "for", "the", "in", "on", "&", "to"}
@@ -140,6 +143,7 @@ class LexicalIndex:
                     out.write(json.dumps({"text": chunk.text, "meta": chunk.to_metadata()}) + "\n")
             meta = {
                 "fingerprint": self.fingerprint,
+                "version": LEXICAL_VERSION,
                 "acronyms": self.acronyms,
                 "idf": self.idf,
                 "count": len(self.chunks),
@@ -161,6 +165,8 @@ class LexicalIndex:
 
         try:
             meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            if meta.get("version") != LEXICAL_VERSION:
+                return None  # built by another version of this code: rebuild from the store
             with open(directory / "chunks.jsonl", encoding="utf-8") as lines:
                 chunks = [Chunk.from_metadata(row["text"], row["meta"]) for row in map(json.loads, lines)]
             retriever = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)

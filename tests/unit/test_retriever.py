@@ -53,3 +53,16 @@ def test_acronym_and_expansion_find_each_other(settings: Settings) -> None:
     lexical = _hybrid(settings).lexical
     assert "small and medium-sized enterprises" in lexical.expand("What do SMEs need?").lower()
     assert "SME" in lexical.expand("What do small and medium-sized enterprises need?")
+
+
+def test_bm25_saved_by_another_version_is_rebuilt(settings: Settings) -> None:
+    import json
+
+    run_ingest(settings, progress=False)
+    meta_path = settings.state_dir / "bm25" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["version"] = "older"
+    meta_path.write_text(json.dumps(meta))
+    assert LexicalIndex.load(settings.state_dir / "bm25") is None
+    assert _hybrid(settings).retrieve("small firms training").passages
+    assert LexicalIndex.load(settings.state_dir / "bm25") is not None  # rebuilt and saved again
