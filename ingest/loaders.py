@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from ingest.clean import PageText
 
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_UNSAFE_CHARS = re.compile(r"[^\w.\-]+")
+_MAX_NAME = 120
+# Names the ingest skips on purpose (see ingest.pipeline.IGNORED_NAMES): an upload must not take them.
+_RESERVED_NAMES = {"catalog.toml", "readme.md", ".gitkeep"}
 
 
 @dataclass(frozen=True)
@@ -125,3 +130,49 @@ def _load_pdf(path: Path) -> LoadedFile:
         match = _YEAR.search(" ".join(p.text for p in pages[:2]))
         year = int(match.group(1)) if match else None
     return LoadedFile(path=path, pages=tuple(pages), markdown=False, title=title, year=year)
+
+
+def safe_upload_name(name: str) -> str:
+    """The name to save an uploaded report under in the corpus folder, or `IngestError` saying why not.
+
+    Only a plain file name is accepted: no folders, `..`, absolute or drive paths, hidden or reserved
+    names, and only the supported types. Spaces and odd characters become `-`; the suffix is lower-cased.
+    """
+    shown = repr(name)[1:-1][:80] or "(no name)"
+    if not name or not name.strip():
+        raise IngestError("The file has no name; give it a name ending in .pdf, .txt or .md.")
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        raise IngestError(f"{shown}: the name contains control characters; rename the file.")
+    if "/" in name or "\\" in name or ":" in name or name.strip() in {".", ".."}:
+        raise IngestError(f"{shown}: give a plain file name, without folders, `..` or a drive.")
+    name = unicodedata.normalize("NFKC", name).strip()
+    if name.startswith("."):
+        raise IngestError(f"{shown}: hidden files (names starting with '.') are not accepted; rename it.")
+    stem, dot, suffix = name.rpartition(".")
+    suffix = f".{suffix.lower()}" if dot else ""
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(
+            f"{shown}: unsupported file type {suffix or '(none)'!r}; add a PDF, TXT or Markdown file "
+            f"({', '.join(SUPPORTED_SUFFIXES)})."
+        )
+    stem = _UNSAFE_CHARS.sub("-", stem).strip("-.")
+    if not any(ch.isalnum() for ch in stem):
+        raise IngestError(f"{shown}: the name needs letters or digits before {suffix}; rename the file.")
+    safe = f"{stem[: _MAX_NAME - len(suffix)].rstrip('-.')}{suffix}"
+    if safe.lower() in _RESERVED_NAMES:
+        raise IngestError(f"{shown}: that name is reserved for the corpus folder's own files; rename it.")
+    return safe
+
+
+def check_upload(name: str, data: bytes, *, max_mb: int) -> str:
+    """Validate an uploaded report (name, type, size, content sniff); return the safe name to save it as."""
+    safe = safe_upload_name(name)
+    if not data:
+        raise IngestError(f"{safe}: the file is empty.")
+    if len(data) > max_mb * 1_000_000:
+        raise IngestError(f"{safe}: {len(data) / 1e6:.1f} MB is over the {max_mb} MB limit (ASSISTANT_MAX_UPLOAD_MB).")
+    if safe.endswith(".pdf") and not data.lstrip()[:5] == b"%PDF-":
+        raise IngestError(f"{safe}: this is not a PDF (it does not start with %PDF-); export it as a PDF again.")
+    if not safe.endswith(".pdf") and (b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1):
+        raise IngestError(f"{safe}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
+    return safe

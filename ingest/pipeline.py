@@ -8,7 +8,8 @@ next run finishes the job. A file that cannot be read is reported and skipped; i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IndexMismatchError, IngestError, StoreUnavailableError
 from assistant.lexical import LexicalIndex
-from assistant.store import ChunkStore, chunker_version
+from assistant.store import ChunkStore, IndexWriteError, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import clean_document
@@ -57,6 +58,8 @@ class IngestSummary:
 
 
 ProgressFactory = Callable[..., object]
+# on_file(done, total, name): called before each file is indexed and once more at the end (done == total).
+FileProgress = Callable[[int, int, str], None]
 
 
 def discover(paths: Sequence[Path], corpus_dir: Path) -> tuple[list[tuple[Path, str]], list[FileFailure], list[Path]]:
@@ -112,8 +115,13 @@ def run_ingest(
     rebuild: bool = False,
     embedder: Embedder | None = None,
     progress: bool = True,
+    on_file: FileProgress | None = None,
 ) -> IngestSummary:
-    """Bring the index in line with the files under `paths` (default: the corpus folder)."""
+    """Bring the index in line with the files under `paths` (default: the corpus folder).
+
+    A full disk or a read-only index folder stops the run with `IndexWriteError`; every file indexed
+    before it stays indexed and recorded, the file in progress is rolled back, the manifest stays whole.
+    """
     started = time.perf_counter()
     summary = IngestSummary(rebuilt=rebuild)
     catalog = Catalog.load(settings.catalog_path)
@@ -164,19 +172,41 @@ def run_ingest(
         summary.rebuilt = True
 
     if todo:
-        _index_files(todo, fingerprints, catalog, settings, store, manifest, summary, progress)
+        _index_files(todo, fingerprints, catalog, settings, store, manifest, summary, progress, on_file)
     for source in removed:
         stale = store.ids_for_source(source)
         store.delete(stale)
         summary.chunks_deleted += len(stale)
         manifest.forget(source)
-        manifest.save()
+        _save(manifest, settings)
         summary.removed.append(source)
 
-    _refresh_lexical(settings, store, manifest, force=bool(todo or removed or rebuild))
+    with _writing(settings.state_dir):
+        _refresh_lexical(settings, store, manifest, force=bool(todo or removed or rebuild))
+    if on_file is not None:
+        on_file(len(todo), len(todo), "")
     summary.total_chunks = store.count()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def _writing(where: Path) -> Iterator[None]:
+    """Turn a refused write (disk full, read-only folder) into an `IndexWriteError` naming `where`."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except OSError as exc:
+        if is_write_failure(exc):
+            raise write_failure(where, exc) from exc
+        raise
+
+
+def _save(manifest: Manifest, settings: Settings) -> None:
+    """Save the manifest atomically; on a full disk the previous manifest stays as it was."""
+    with _writing(manifest.path.parent):
+        manifest.save()
 
 
 def _under(source: str, folders: Iterable[Path], corpus_dir: Path) -> bool:
@@ -193,13 +223,16 @@ def _index_files(
     manifest: Manifest,
     summary: IngestSummary,
     progress: bool,
+    on_file: FileProgress | None = None,
 ) -> None:
     from tqdm import tqdm
 
     owners = {entry["report"]: source for source, entry in manifest.files.items()}
     file_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not progress, leave=False)
     chunk_bar = tqdm(desc="embedding", unit="chunk", disable=not progress, leave=False)
-    for path, source in todo:
+    for done, (path, source) in enumerate(todo):
+        if on_file is not None:
+            on_file(done, len(todo), path.name)
         file_bar.set_postfix_str(path.name[:40])
         try:
             chunks = _prepare(path, source, catalog, settings, store.embedder, summary)
@@ -210,8 +243,8 @@ def _index_files(
                     "rename the file or give it its own `id` in catalog.toml."
                 )
             embedded, deleted = _write(store, source, chunks, settings.embed_batch_size, chunk_bar)
-        except StoreUnavailableError:
-            raise
+        except (StoreUnavailableError, IndexWriteError):
+            raise  # every later file would fail the same way: stop and say how to fix it
         except AssistantError as exc:
             summary.failures.append(FileFailure(source, str(exc)))
         except Exception as exc:  # a bug or an odd file must not lose the rest of the run
@@ -220,7 +253,11 @@ def _index_files(
             )
         else:
             manifest.record(source, fingerprints[source], report, len(chunks))
-            manifest.save()
+            try:
+                _save(manifest, settings)
+            except IndexWriteError:
+                manifest.forget(source)  # the file's chunks are in the store; the next run checks them again
+                raise
             owners[report] = source
             summary.indexed.append(source)
             summary.chunks_embedded += embedded
@@ -268,9 +305,14 @@ def _write(store: ChunkStore, source: str, chunks: list[Chunk], batch_size: int,
             bar.update(len(batch))
         if kept:
             store.update_metadata(kept)
-    except Exception:
+    except Exception as exc:
         # Leave the file as it was: its old chunks are untouched, the new ones go again.
-        store.delete(written)
+        try:
+            store.delete(written)
+        except AssistantError as cleanup:
+            # A full disk can refuse the clean-up too; the manifest does not list the file, so the next
+            # run replaces these chunks. Say so rather than hide it.
+            exc.add_note(f"Could not remove {len(written)} partly written chunk(s) yet: {cleanup}")
         raise
     stale = existing - {c.chunk_id for c in chunks}
     store.delete(stale)

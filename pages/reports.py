@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import groupby
+from pathlib import Path
 
 import streamlit as st
 
 from assistant.chain import Assistant
+from assistant.errors import AssistantError, IngestError
 from assistant.types import Chunk, ReportInfo
-from pages.runtime import load_assistant
+from pages.runtime import load_assistant, reload_assistant, stop_with
 from pages.text import STYLE, highlight_html, literal
+
+UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
 
 
 def sections_of(chunks: list[Chunk]) -> list[tuple[str, list[Chunk]]]:
@@ -44,8 +48,92 @@ def library(assistant: Assistant, by_report: dict[str, list[Chunk]]) -> None:
         chunks = by_report.get(info.id, [])
         with st.container(border=True):
             catalog_entry(info, len(chunks), len(sections_of(chunks)))
-            st.button("Read this report", key=f"read-{info.id}", on_click=open_report, args=(info.id,),
-                      disabled=not chunks, icon=":material/menu_book:")
+            st.button(
+                "Read this report",
+                key=f"read-{info.id}",
+                on_click=open_report,
+                args=(info.id,),
+                disabled=not chunks,
+                icon=":material/menu_book:",
+            )
+
+
+def save_upload(corpus_dir: Path, name: str, data: bytes, max_mb: int) -> Path:
+    """Write an uploaded report into the corpus folder under its checked, sanitised name.
+
+    Raises `IngestError` for a refused name, type, size or content, or when the name is already taken.
+    """
+    from ingest.loaders import check_upload
+
+    safe = check_upload(name, data, max_mb=max_mb)
+    target = corpus_dir / safe
+    if target.resolve().parent != corpus_dir.resolve():  # belt and braces: never outside the corpus
+        raise IngestError(f"{literal(name)}: refused; the name points outside the corpus folder.")
+    if target.exists():
+        raise IngestError(f"{safe}: a report with this name is already in the library; rename the file first.")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    partial = corpus_dir / f".upload-{safe}"  # hidden, so an ingest running meanwhile ignores it
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
+
+
+def add_report(assistant: Assistant) -> None:
+    """An upload box: check the file, save it into the corpus, index it with visible progress."""
+    settings = assistant.settings
+    if "upload-result" in st.session_state:
+        st.success(st.session_state.pop("upload-result"), icon=":material/check_circle:")
+    with st.expander("Add a report", icon=":material/upload_file:"):
+        st.caption(
+            f"PDF, TXT or Markdown, up to {settings.max_upload_mb} MB. It is saved in the corpus folder "
+            "and indexed straight away; answers can cite it as soon as this finishes."
+        )
+        upload = st.file_uploader("Report file", type=UPLOAD_TYPES, key="upload")
+        if upload is None or not st.button("Add to the library", key="add-report", icon=":material/add:"):
+            return
+        try:
+            path = save_upload(settings.corpus_dir, upload.name, upload.getvalue(), settings.max_upload_mb)
+        except IngestError as exc:
+            st.error(f"**Not added.** {literal(str(exc))}", icon=":material/block:")
+            return
+        index_upload(assistant, path)
+
+
+def index_upload(assistant: Assistant, path: Path) -> None:
+    """Run the incremental ingest on one saved file, showing progress, the summary and any refusal."""
+    from ingest.pipeline import run_ingest
+
+    with st.status(f"Indexing {literal(path.name)}…", expanded=True) as status:
+        bar = st.progress(0.0, text="Reading the file")
+
+        def on_file(done: int, total: int, name: str) -> None:
+            bar.progress(done / max(total, 1), text=literal(f"Indexing {name}" if name else "Updating the index"))
+
+        try:
+            summary = run_ingest(
+                assistant.settings, [path], embedder=assistant.embedder, progress=False, on_file=on_file
+            )
+        except AssistantError as exc:
+            path.unlink(missing_ok=True)
+            status.update(label="Not added", state="error")
+            stop_with(exc)
+        bar.progress(1.0, text="Done")
+        for failure in summary.failures:
+            st.error(f"**Skipped:** {literal(failure.reason)}", icon=":material/block:")
+        for warning in summary.warnings:
+            st.warning(literal(warning))
+        if summary.failures:
+            path.unlink(missing_ok=True)  # an unreadable file must not sit in the corpus
+            status.update(label=f"{literal(path.name)} was not added", state="error")
+            return
+        status.update(label=f"Indexed {literal(path.name)}", state="complete")
+    # Shown after the rerun, which reopens the index so the library (and the chat) include the report.
+    st.session_state["upload-result"] = (
+        f"Added **{literal(path.name)}**: {summary.chunks_embedded} passages embedded; "
+        f"{summary.total_chunks} passages in the index; {summary.seconds:.1f} s."
+    )
+    reload_assistant()
+    st.rerun()
 
 
 def open_report(report_id: str) -> None:
@@ -72,7 +160,9 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
     if key not in st.session_state:
         st.session_state[key] = start or 0
     choice = st.selectbox(
-        "Section", range(len(sections)), key=key,
+        "Section",
+        range(len(sections)),
+        key=key,
         format_func=lambda i: f"{i + 1}. {sections[i][0]}",
     )
     label, run = sections[choice]
@@ -87,8 +177,7 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
             st.markdown(highlight_html(chunk.text, ""), unsafe_allow_html=True)
     previous, _, following = st.columns([1, 2, 1])
     previous.button("← Previous", disabled=choice == 0, on_click=_step, args=(key, -1), width="stretch")
-    following.button("Next →", disabled=choice == len(sections) - 1, on_click=_step, args=(key, 1),
-                     width="stretch")
+    following.button("Next →", disabled=choice == len(sections) - 1, on_click=_step, args=(key, 1), width="stretch")
 
 
 def _step(key: str, by: int) -> None:
@@ -107,6 +196,7 @@ def main() -> None:
     if report_id and info is None:
         st.warning(f"There is no report called {literal(report_id)}; here is the library.")
     if info is None:
+        add_report(assistant)
         library(assistant, by_report)
         counts = Counter(c.report for c in assistant.retriever.lexical.chunks)
         st.caption(f"{sum(counts.values())} passages indexed in all.")

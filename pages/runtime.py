@@ -50,6 +50,11 @@ def load_assistant() -> Assistant:
         stop_with(exc)
 
 
+def reload_assistant() -> None:
+    """Forget the shared Assistant so the next page run opens the index afresh (after an ingest)."""
+    _load.clear()
+
+
 def heading_for(exc: AssistantError) -> str:
     """A one-line heading for an engine error, above its own message (which says what to do)."""
     for kind, heading in HEADINGS.items():

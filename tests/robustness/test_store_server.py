@@ -1,0 +1,68 @@
+"""A Chroma server that is down, or dies between questions: a clear error in seconds, and recovery."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from assistant.chain import Assistant
+from assistant.config import Settings
+from assistant.errors import StoreUnavailableError
+from ingest.pipeline import run_ingest
+
+QUESTION = "How do colleges work with small employers?"
+
+
+def _server_settings(settings: Settings, url: str) -> Settings:
+    return Settings.load(**{**settings.model_dump(), "chroma_url": url})
+
+
+def _fails_fast(call, url: str) -> StoreUnavailableError:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as caught:
+        call()
+    assert time.monotonic() - started < 5.0, "the error must come within the 5 s budget, not hang"
+    assert url in str(caught.value) and "chroma run" in str(caught.value)
+    return caught.value
+
+
+def test_server_down_at_start_is_a_clear_error_naming_the_url(settings: Settings, unused_url: str) -> None:
+    _fails_fast(lambda: Assistant.from_settings(_server_settings(settings, unused_url)), unused_url)
+
+
+def test_server_lost_between_questions_then_back(settings: Settings, chroma_server) -> None:
+    server_settings = _server_settings(settings, chroma_server.url)
+    summary = run_ingest(server_settings, progress=False)
+    assert summary.ok and summary.total_chunks > 0
+    assistant = Assistant.from_settings(server_settings)
+    first = assistant.ask(QUESTION)
+    assert first.citations
+
+    chroma_server.stop()
+    for _ in range(2):  # every question while it is down fails the same clear way
+        _fails_fast(lambda: assistant.ask(QUESTION), chroma_server.url)
+    for read in (assistant.store.count, lambda: assistant.store.get(["x"]), assistant.store.sources):
+        _fails_fast(read, chroma_server.url)
+
+    chroma_server.start()
+    again = assistant.ask(QUESTION)  # the same Assistant, no restart of the app
+    assert again.answer == first.answer
+    assert assistant.store.count() == summary.total_chunks
+    assert assistant.store.get([first.passages[0].chunk.chunk_id])
+
+
+def test_hung_server_times_out_instead_of_hanging(settings: Settings, chroma_server) -> None:
+    import os
+    import signal
+
+    server_settings = Settings.load(**{**settings.model_dump(), "chroma_url": chroma_server.url, "store_timeout_s": 3})
+    run_ingest(server_settings, progress=False)
+    assistant = Assistant.from_settings(server_settings)
+    assert assistant.ask(QUESTION).citations
+    os.kill(chroma_server.process.pid, signal.SIGSTOP)  # alive, accepts connections, never answers
+    try:
+        _fails_fast(lambda: assistant.ask(QUESTION), chroma_server.url)
+    finally:
+        os.kill(chroma_server.process.pid, signal.SIGCONT)
+    assert assistant.ask(QUESTION).citations
