@@ -16,7 +16,8 @@ def test_vectors_match_sentence_transformers_encode() -> None:
 
     texts = [
         "How can colleges engage small employers?",
-        "Employer networks were sustained by membership fees, public funding and payments for services. " * 25,  # past the 256-token window
+        # Past the 256-token window, so truncation must match too.
+        "Employer networks were sustained by membership fees, public funding and payments for services. " * 25,
         "SSC",
     ]
     ours = np.asarray(MiniLMEmbedder(batch_size=2).embed_documents(texts))
