@@ -34,6 +34,10 @@ class IndexMismatchError(AssistantError):
     """The index was built with a different embedder or chunker version."""
 
 
+class IndexWriteError(AssistantError):
+    """The index folder refused a write (disk full, read-only, no permission); nothing was half-written."""
+
+
 class StoreUnavailableError(AssistantError):
     """The vector store (e.g. a Chroma server) cannot be reached."""
 

@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 from assistant.config import Settings, prepare_runtime
 from assistant.embeddings import Embedder
-from assistant.errors import AssistantError, IndexMismatchError, IndexMissingError, StoreUnavailableError
+from assistant.errors import (
+    AssistantError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+    StoreUnavailableError,
+)
 from assistant.types import Chunk
 
 T = TypeVar("T")
@@ -40,10 +46,6 @@ _WRITE_MESSAGES = (
 
 _WRITE_METHODS = {"upsert", "update", "delete", "modify"}
 _REFUSED_WRITES: set[str] = set()  # embedded index folders whose engine refused a write in this process
-
-
-class IndexWriteError(AssistantError):
-    """The index folder refused a write (disk full, read-only, no permission); nothing was half-written."""
 
 
 def is_write_failure(exc: BaseException) -> bool:

@@ -16,9 +16,9 @@ from pathlib import Path
 from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexMismatchError, IngestError, StoreUnavailableError
+from assistant.errors import AssistantError, IndexMismatchError, IndexWriteError, IngestError, StoreUnavailableError
 from assistant.lexical import LexicalIndex
-from assistant.store import ChunkStore, IndexWriteError, chunker_version, is_write_failure, write_failure
+from assistant.store import ChunkStore, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import clean_document

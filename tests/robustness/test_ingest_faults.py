@@ -172,8 +172,7 @@ FAULTS = {
 def test_refused_write_is_a_clear_error_and_the_old_index_still_answers(
     fault: str, indexed: Settings, corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant.errors import AssistantError
-    from assistant.store import IndexWriteError
+    from assistant.errors import AssistantError, IndexWriteError
 
     inject, reason = FAULTS[fault]
     indexed = Settings.load(**{**indexed.model_dump(), "embed_batch_size": 2})  # several writes per file
@@ -288,7 +287,7 @@ def real_disk_scenario(kind: str, corpus: str, disk: str, view: str, scratch: st
     Runs in a child process: a write that blocks inside Chroma holds the GIL, so only a process
     timeout can turn that hang into a failure.
     """
-    from assistant.store import IndexWriteError
+    from assistant.errors import IndexWriteError
 
     base = Settings.load(corpus_dir=corpus, index_dir=Path(disk) / "index", embedder="fake", abstain_threshold=0.1)
     assert run_ingest(base, progress=False).ok
