@@ -176,3 +176,21 @@ def check_upload(name: str, data: bytes, *, max_mb: int) -> str:
     if not safe.endswith(".pdf") and (b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1):
         raise IngestError(f"{safe}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
     return safe
+
+
+def save_upload(corpus_dir: Path, name: str, data: bytes, max_mb: int) -> Path:
+    """Write an uploaded report into the corpus folder under its checked, sanitised name.
+
+    Raises `IngestError` for a refused name, type, size or content, or when the name is already taken.
+    """
+    safe = check_upload(name, data, max_mb=max_mb)
+    target = corpus_dir / safe
+    if target.resolve().parent != corpus_dir.resolve():  # belt and braces: never outside the corpus
+        raise IngestError(f"{safe}: refused; the name points outside the corpus folder.")
+    if target.exists():
+        raise IngestError(f"{safe}: a report with this name is already in the library; rename the file first.")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    partial = corpus_dir / f".upload-{safe}"  # hidden, so an ingest running meanwhile ignores it
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target

@@ -14,6 +14,7 @@ import streamlit as st
 from assistant.chain import Assistant
 from assistant.errors import AssistantError, IngestError
 from assistant.types import Chunk, ReportInfo
+from ingest.loaders import save_upload
 from pages.runtime import load_assistant, reload_assistant, stop_with
 from pages.text import STYLE, highlight_html, literal
 
@@ -56,26 +57,6 @@ def library(assistant: Assistant, by_report: dict[str, list[Chunk]]) -> None:
                 disabled=not chunks,
                 icon=":material/menu_book:",
             )
-
-
-def save_upload(corpus_dir: Path, name: str, data: bytes, max_mb: int) -> Path:
-    """Write an uploaded report into the corpus folder under its checked, sanitised name.
-
-    Raises `IngestError` for a refused name, type, size or content, or when the name is already taken.
-    """
-    from ingest.loaders import check_upload
-
-    safe = check_upload(name, data, max_mb=max_mb)
-    target = corpus_dir / safe
-    if target.resolve().parent != corpus_dir.resolve():  # belt and braces: never outside the corpus
-        raise IngestError(f"{literal(name)}: refused; the name points outside the corpus folder.")
-    if target.exists():
-        raise IngestError(f"{safe}: a report with this name is already in the library; rename the file first.")
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    partial = corpus_dir / f".upload-{safe}"  # hidden, so an ingest running meanwhile ignores it
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
 
 
 def add_report(assistant: Assistant) -> None:

@@ -69,7 +69,7 @@ def test_check_upload_type_size_and_content(name: str, data: bytes, refusal: str
 
 
 def test_save_upload_never_writes_outside_the_corpus(tmp_path: Path) -> None:
-    from pages.reports import save_upload
+    from ingest.loaders import save_upload
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
