@@ -19,7 +19,7 @@ from assistant.generate import AnswerWriter, WriteRequest, get_writer
 from assistant.retrieval import HybridRetriever, Retrieval
 from assistant.store import ChunkStore
 from assistant.types import Answer, ReportInfo
-from assistant.verify import best_sentence, verify
+from assistant.verify import Verified, best_sentence, verify
 
 NOT_COVERED = "The reports don't cover this question."
 
@@ -181,19 +181,7 @@ class Assistant:
 
     def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
         checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)
-        notice = ""
-        if checked.removed:
-            notice = f"{checked.removed} statement(s) not supported by the cited passages were removed."
-        return Answer(
-            question=question,
-            answer=checked.text,
-            citations=checked.citations,
-            passages=found.passages,
-            verified=checked.verified,
-            removed=checked.removed,
-            writer=writer_name,
-            notice=notice,
-        )
+        return _answer(question, checked, found, writer_name, abstained=False)
 
     def _abstain(self, question: str, found: Retrieval, request: WriteRequest, writer_name: str) -> Answer:
         """Say plainly that the reports do not cover it, with up to three nearest related passages."""
@@ -206,16 +194,25 @@ class Assistant:
                 label = (request.report_labels or {}).get(passage.chunk.report, passage.chunk.report)
                 lines.append(f"- “{best_sentence(question, passage)}” [{n}] — *{label}*")
         checked = verify("\n".join(lines), nearest, self.catalog.reports)
-        return Answer(
-            question=question,
-            answer=checked.text,
-            citations=checked.citations,
-            passages=found.passages,
-            abstained=True,
-            verified=checked.verified,
-            removed=checked.removed,
-            writer=writer_name,
-        )
+        return _answer(question, checked, found, writer_name, abstained=True)
+
+
+def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str, *, abstained: bool) -> Answer:
+    """The Answer for a verified text, with a notice when unsupported statements were removed."""
+    notice = ""
+    if checked.removed:
+        notice = f"{checked.removed} statement(s) not supported by the cited passages were removed."
+    return Answer(
+        question=question,
+        answer=checked.text,
+        citations=checked.citations,
+        passages=found.passages,
+        abstained=abstained,
+        verified=checked.verified,
+        removed=checked.removed,
+        writer=writer_name,
+        notice=notice,
+    )
 
 
 class AnswerRunnable(Runnable[Any, Answer]):
