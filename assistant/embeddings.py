@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings, prepare_runtime
@@ -37,6 +38,15 @@ class Embedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+    def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors (n x d) and each text's token vectors (m_i x d), both L2-normalised, from one pass.
+
+        Token vectors are the model's last hidden states for the text's own tokens (special tokens and
+        padding dropped): what late-interaction (MaxSim) scoring compares. Embedders that cannot give
+        them raise NotImplementedError and retrieval falls back to dense + BM25.
+        """
+        raise NotImplementedError(f"the {self.name} embedder gives no token vectors")
 
 
 def _model_dir() -> Path:
@@ -104,6 +114,15 @@ class MiniLMEmbedder(Embedder):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        return self._encode(texts, tokens=False)[0].tolist()
+
+    def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32), []
+        vectors, tokens = self._encode(texts, tokens=True)
+        return vectors, tokens
+
+    def _encode(self, texts: list[str], *, tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         import torch
 
         model = self._load()
@@ -111,6 +130,7 @@ class MiniLMEmbedder(Embedder):
         # Batches of similar length waste less work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[Any] = [None] * len(texts)
+        token_vectors: list[Any] = [None] * len(texts)
         with self._lock:
             torch.set_num_threads(1 if len(texts) <= self.small_batch else self._threads)
             for start in range(0, len(order), self.batch_size):
@@ -125,10 +145,15 @@ class MiniLMEmbedder(Embedder):
                 hidden = output.last_hidden_state
                 mask = attention.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, dim=1)
-                for i, vector in zip(batch, pooled.tolist(), strict=True):
-                    vectors[i] = vector
-        return vectors
+                pooled = torch.nn.functional.normalize(pooled, dim=1).numpy()
+                normed = torch.nn.functional.normalize(hidden, dim=2).numpy() if tokens else None
+                for row, i in enumerate(batch):
+                    vectors[i] = pooled[row]
+                    if normed is not None:
+                        # Drop [CLS], [SEP] and padding: only the text's own tokens are matched.
+                        length = len(encoded[row].ids)
+                        token_vectors[i] = normed[row, 1 : length - 1].astype(np.float32)
+        return np.asarray(vectors, dtype=np.float32), token_vectors
 
 
 EmbedderFactory = Callable[[Settings], Embedder]

@@ -49,6 +49,20 @@ class FakeEmbedder(Embedder):
         self.embedded += len(texts)
         return [self._vector(t) for t in texts]
 
+    def embed_with_tokens(self, texts: list[str]):
+        """Sentence vectors, and one hashed one-hot vector per word as its 'token vectors'."""
+        import numpy as np
+
+        vectors = np.asarray(self.embed_documents(texts), dtype=np.float32).reshape(len(texts), self.dims)
+        tokens = []
+        for text in texts:
+            words = _WORD.findall(text.lower()) or ["empty"]
+            rows = np.zeros((len(words), self.dims), dtype=np.float32)
+            for row, word in enumerate(words):
+                rows[row, int(hashlib.md5(word.rstrip("s").encode()).hexdigest()[:8], 16) % self.dims] = 1.0
+            tokens.append(rows)
+        return vectors, tokens
+
 
 register_embedder("fake", lambda settings: FakeEmbedder())
 
