@@ -6,6 +6,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -16,9 +17,10 @@ from assistant.conversation import standalone_query
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.question import read_question
 from assistant.retrieval import HybridRetriever, Retrieval
 from assistant.store import ChunkStore
-from assistant.types import Answer, ReportInfo
+from assistant.types import Answer, Passage, ReportInfo
 from assistant.verify import Verified, best_sentence, verify
 
 NOT_COVERED = "The reports don't cover this question."
@@ -93,11 +95,18 @@ class Assistant:
         writer_name = writer or self.settings.writer
         answer_writer = self.writer(writer_name)
 
-        query = question
+        reading = read_question(question)
+        # Injected instructions are not searched for; the question under them is.
+        query = reading.ask if reading.override else question
         if history:
             condense = getattr(answer_writer, "condense", None)
-            query = condense(history, question) if condense else standalone_query(question, history)
-        found = self.retriever.retrieve(query, self.settings.top_k, reports, names_from=question)
+            query = condense(history, query) if condense else standalone_query(query, history)
+        pool = max(self.settings.top_k, self.settings.pool_k)
+        found = self.retriever.retrieve(query, pool, reports, names_from=question)
+        if reading.premise:
+            # The claim the question takes for granted is checked against its own evidence.
+            claim = self.retriever.retrieve(reading.premise, 4, reports, names_from=question)
+            found = replace(found, passages=_merged(found.passages, claim.passages))
         retrieved = time.perf_counter()
 
         labels = {r.id: r.label for r in self.catalog}
@@ -112,6 +121,8 @@ class Assistant:
             question_vector=found.vector,
             term_weight=self.retriever.lexical.weight,
             report_labels=labels,
+            reading=reading,
+            topic=found.topic,
         )
         if self._too_weak(found):
             answer = self._abstain(question, found, request, writer_name)
@@ -195,6 +206,13 @@ class Assistant:
                 lines.append(f"- “{best_sentence(question, passage)}” [{n}] — *{label}*")
         checked = verify("\n".join(lines), nearest, self.catalog.reports)
         return _answer(question, checked, found, writer_name, abstained=True)
+
+
+def _merged(first: Sequence[Passage], extra: Sequence[Passage]) -> list[Passage]:
+    """`first`, then the passages of `extra` not already in it, ranked anew."""
+    seen = {p.chunk.chunk_id for p in first}
+    out = list(first) + [p for p in extra if p.chunk.chunk_id not in seen]
+    return [replace(p, rank=i + 1) for i, p in enumerate(out)]
 
 
 def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str, *, abstained: bool) -> Answer:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = Field(6, ge=1, le=20, description="Passages handed to the answer writer.")
     candidates: int = Field(40, ge=5, description="Candidates taken from each of dense and BM25.")
+    # Sentences are scored from more passages than are shown: the supporting passage is in the top 12
+    # far more often than in the top 6, and the writer keeps at most two quotes from any one of them.
+    pool_k: int = Field(12, ge=1, le=40, description="Passages whose sentences the offline writer considers.")
     # Calibrated on the eval set (see README): in-scope questions' best passage similarity falls
     # near 0.2 only for vague follow-ups, and out-of-scope ones are caught better by unknown names.
     abstain_threshold: float = Field(0.20, description="Best passage similarity below this: abstain.")

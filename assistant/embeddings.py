@@ -48,6 +48,10 @@ class Embedder(Embeddings):
         """
         raise NotImplementedError(f"the {self.name} embedder gives no token vectors")
 
+    def token_ids(self, text: str) -> list[int]:
+        """The ids of the tokens `embed_with_tokens` gives rows for (same truncation, no special tokens)."""
+        raise NotImplementedError(f"the {self.name} embedder gives no token ids")
+
 
 def _model_dir() -> Path:
     """Where the bundled model lies on disk (the hub is switched off before anything loads)."""
@@ -110,6 +114,12 @@ class MiniLMEmbedder(Embedder):
         with self._lock:
             tokenizer.no_truncation()
             return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def token_ids(self, text: str) -> list[int]:
+        tokenizer = self._load_tokenizer()
+        with self._lock:
+            tokenizer.enable_truncation(self.max_tokens)
+            return tokenizer.encode(text).ids[1:-1]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:

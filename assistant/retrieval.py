@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +19,18 @@ from pydantic import ConfigDict
 from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.errors import IndexMissingError
-from assistant.lexical import LexicalIndex
+from assistant.late import LateScorer
+from assistant.lexical import LexicalIndex, tokenize
+from assistant.question import is_comparison
 from assistant.routing import ReportRouter
 from assistant.store import ChunkStore
 from assistant.types import Chunk, Passage
 
 RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
+# Hybrid candidates re-ranked by late interaction: the supporting passage is in the top 30 for over 90%
+# of eval questions, in the top 5 for about 75%. Re-ranking them by RRF of the IDF-weighted MaxSim rank
+# and the hybrid rank (equal weights) raised MRR on both the eval and the held-out set (README).
+POOL = 30
 
 # Words that say "tell me what the reports say" rather than what about: they match methodology
 # and foreword passages instead of the topic, so they leave the retrieval query.
@@ -45,11 +51,6 @@ def _content_words(text: str) -> int:
     return len(re.findall(r"\w{3,}", _QUESTION_WORDS.sub(" ", text)))
 
 
-_COMPARATIVE = re.compile(
-    r"\b(?:across (?:the|these|all) (?:reports|studies)|compar\w*|agree|disagree|differ\w*|both reports|"
-    r"each report|(?:the|these) (?:studies|reports) (?:say|find|show|agree|differ))\b",
-    re.IGNORECASE,
-)
 MAX_COMPARED = 3  # more than three reports side by side stops being a short answer
 
 
@@ -70,6 +71,9 @@ class Retrieval:
     vector: Sequence[float] = ()
     compared: tuple[str, ...] = ()  # reports whose evidence is set side by side
     unknown_names: tuple[str, ...] = ()  # names in the question that no report mentions
+    best_late: float = 0.0  # the best IDF-weighted MaxSim among the passages (0 without token vectors)
+    coverage: float = 1.0  # IDF-weighted share of the topic's terms found in the best passages
+    topic: str = ""  # what was searched for, without report names and asking words
 
 
 class HybridRetriever:
@@ -85,6 +89,7 @@ class HybridRetriever:
             | {a.split()[-1] for r in catalog for a in r.authors}
         )
         self._lexical: LexicalIndex | None = None
+        self._late: tuple[LexicalIndex, LateScorer | None] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -106,6 +111,16 @@ class HybridRetriever:
                 self._lexical = loaded
             return self._lexical
 
+    @property
+    def late(self) -> LateScorer | None:
+        """Late-interaction scorer over the current chunks (None when the embedder gives no token vectors)."""
+        lexical = self.lexical
+        with self._lock:
+            if self._late is None or self._late[0] is not lexical:
+                directory = self.settings.state_dir / "tokens"
+                self._late = (lexical, LateScorer.for_chunks(lexical.chunks, self.store.embedder, directory))
+            return self._late[1]
+
     def reports_in_index(self) -> list[str]:
         return sorted({c.report for c in self.lexical.chunks})
 
@@ -119,25 +134,33 @@ class HybridRetriever:
         """
         k = k or self.settings.top_k
         lexical = self.lexical
+        late = self.late
         named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
         scope = list(reports) if reports else named
         topic = topic_of(query, self.router.strip_names(query, scope) if scope else None)
         expanded = lexical.expand(topic)
-        vector = self.store.embedder.embed_query(expanded)
+        query_tokens: tuple[np.ndarray, np.ndarray] | None = None
+        if late is not None:
+            vectors, tokens = self.store.embedder.embed_with_tokens([expanded])  # one pass: both kinds
+            vector: Sequence[float] = vectors[0].tolist()
+            query_tokens = (tokens[0], late.weights(self.store.embedder.token_ids(expanded)))
+        else:
+            vector = self.store.embedder.embed_query(expanded)
         compared = scope if len(scope) > 1 and not reports else []
-        if not scope and _COMPARATIVE.search(query):
+        if not scope and is_comparison(query):
             # "Across the reports…" names none: compare the reports that have the strongest evidence.
-            leading = self._search(expanded, vector, None, 3 * k)
+            leading = self._ranked(expanded, vector, query_tokens, None, 3 * k)
             compared = list(dict.fromkeys(p.chunk.report for p in leading))[:MAX_COMPARED]
             compared = compared if len(compared) > 1 else []
         if compared:
             # A comparison: evidence from each report, interleaved.
-            per_report = [self._search(expanded, vector, [r], max(2, k // len(compared))) for r in compared]
+            share = max(2, k // len(compared))
+            per_report = [self._ranked(expanded, vector, query_tokens, [r], share) for r in compared]
             passages = _interleave(per_report, k)
         else:
-            passages = self._search(expanded, vector, scope or None, k)
+            passages = self._ranked(expanded, vector, query_tokens, scope or None, k)
         best = max((p.dense or 0.0 for p in passages), default=0.0)
-        ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical) for i, p in enumerate(passages)]
+        ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical, p.late) for i, p in enumerate(passages)]
         unknown = tuple(lexical.unknown_names(names_from or query, self._known_names))
         return Retrieval(
             passages=ranked,
@@ -147,7 +170,33 @@ class HybridRetriever:
             vector=vector,
             unknown_names=unknown,
             compared=tuple(compared),
+            best_late=max((p.late or 0.0 for p in passages), default=0.0),
+            coverage=topic_coverage(topic, [p.chunk for p in ranked[:3]], lexical.weight),
+            topic=topic,
         )
+
+    def _ranked(
+        self,
+        query: str,
+        vector: Sequence[float],
+        query_tokens: tuple[np.ndarray, np.ndarray] | None,
+        reports: Sequence[str] | None,
+        k: int,
+    ) -> list[Passage]:
+        """The hybrid pool, re-ranked by late interaction when token vectors are available; the top `k`."""
+        pool = self._search(query, vector, reports, max(k, POOL))
+        late = self.late if query_tokens is not None else None
+        if late is None or query_tokens is None:
+            return pool[:k]
+        scored = [(p, late.score(query_tokens[0], query_tokens[1], p.chunk.chunk_id)) for p in pool]
+        by_late = sorted(range(len(scored)), key=lambda i: (-scored[i][1], scored[i][0].chunk.chunk_id))
+        late_rank = {i: r for r, i in enumerate(by_late)}
+        fused = [
+            (1.0 / (RRF_K + late_rank[i] + 1) + 1.0 / (RRF_K + i + 1), p, late_score)
+            for i, (p, late_score) in enumerate(scored)
+        ]
+        fused.sort(key=lambda x: (-x[0], x[1].chunk.chunk_id))
+        return [Passage(p.chunk, score, 0, p.dense, p.lexical, late_score) for score, p, late_score in fused[:k]]
 
     def _search(self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int) -> list[Passage]:
         candidates = self.settings.candidates
@@ -175,6 +224,22 @@ class HybridRetriever:
             lexical_score[chunk.chunk_id] = score / max_lex
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         return [Passage(by_id[cid], fused[cid], 0, dense_score.get(cid), lexical_score.get(cid, 0.0)) for cid in order]
+
+
+def topic_coverage(topic: str, chunks: Sequence[Chunk], weight: Callable[[str], float]) -> float:
+    """IDF-weighted share of the topic's terms that occur in `chunks` (1.0 for a topic without terms).
+
+    A question about something the reports never discuss ("hybrid working policies") shares its common
+    words with them but not its distinctive ones: they weigh most, and they are missing.
+    """
+    terms = set(tokenize([topic])[0])
+    if not terms:
+        return 1.0
+    present: set[str] = set()
+    for chunk in chunks:
+        present.update(tokenize([" ".join(chunk.section) + " " + chunk.text])[0])
+    total = sum(weight(t) for t in terms)
+    return sum(weight(t) for t in terms & present) / total if total else 1.0
 
 
 def _interleave(lists: list[list[Passage]], k: int) -> list[Passage]:

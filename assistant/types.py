@@ -86,6 +86,12 @@ class Chunk:
         """Where a reader finds this text: pages for PDFs, else lines (and printed pages if known)."""
         return format_location(self.page_start, self.page_end, self.line_start, self.line_end, self.source)
 
+    def embedding_text(self) -> str:
+        """What the embedder sees: a short context header (report, section) before the plain text."""
+        section = " > ".join(self.section[-2:])
+        header = f"{self.title} ({self.year})" if self.year else self.title
+        return f"{header}. {section}.\n{self.text}" if section else f"{header}.\n{self.text}"
+
     @property
     def section_label(self) -> str:
         return " › ".join(self.section) if self.section else "(front matter)"
@@ -154,6 +160,7 @@ class Passage:
     rank: int = 0
     dense: float | None = None
     lexical: float | None = None
+    late: float | None = None  # IDF-weighted MaxSim over token vectors, when the index has them
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ class Verified:
 
 
 def normalise(text: str) -> str:
-    """Fold white space and quote styles so that 'verbatim' ignores line wrapping and typography."""
-    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    """Fold white space, dashes and quotation marks so that 'verbatim' ignores line wrapping and typography."""
+    # Quotation-mark style is typography: a quote inside a quote is shown with single marks.
+    text = text.replace("’", "'").replace("‘", "'").replace("“", "'").replace("”", "'").replace('"', "'")
     text = text.replace("–", "-").replace("—", "-")
     return " ".join(text.split()).casefold()
 

@@ -140,7 +140,5 @@ def _make_chunk(
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the embedder sees: a short context header (report, section) before the plain text."""
-    section = " > ".join(chunk.section[-2:])
-    header = f"{chunk.title} ({chunk.year})" if chunk.year else chunk.title
-    return f"{header}. {section}.\n{chunk.text}" if section else f"{header}.\n{chunk.text}"
+    """What the embedder sees (the recipe lives on `Chunk`, so retrieval can rebuild token vectors)."""
+    return chunk.embedding_text()

@@ -17,6 +17,7 @@ from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IndexMismatchError, IndexWriteError, IngestError, StoreUnavailableError
+from assistant.late import LateScorer
 from assistant.lexical import LexicalIndex
 from assistant.store import ChunkStore, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
@@ -331,5 +332,8 @@ def _refresh_lexical(settings: Settings, store: ChunkStore, manifest: Manifest, 
             and store.info().get("corpus_fingerprint") == fingerprint
         ):
             return
-    LexicalIndex.build(store.all_chunks(), fingerprint).save(directory)
+    chunks = store.all_chunks()
+    LexicalIndex.build(chunks, fingerprint).save(directory)
+    # Token vectors for late interaction: reused for unchanged chunks, computed for new ones.
+    LateScorer.for_chunks(chunks, store.embedder, settings.state_dir / "tokens")
     store.set_info(corpus_fingerprint=fingerprint)

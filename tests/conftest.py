@@ -49,6 +49,10 @@ class FakeEmbedder(Embedder):
         self.embedded += len(texts)
         return [self._vector(t) for t in texts]
 
+    def token_ids(self, text: str) -> list[int]:
+        words = _WORD.findall(text.lower()) or ["empty"]
+        return [int(hashlib.md5(w.rstrip("s").encode()).hexdigest()[:8], 16) % 100_000 for w in words]
+
     def embed_with_tokens(self, texts: list[str]):
         """Sentence vectors, and one hashed one-hot vector per word as its 'token vectors'."""
         import numpy as np

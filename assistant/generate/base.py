@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from assistant.question import Reading
 from assistant.types import Passage
 
 
@@ -24,6 +25,8 @@ class WriteRequest:
     question_vector: Sequence[float] | None = None
     term_weight: Callable[[str], float] | None = None  # idf of a stemmed term, from the lexical index
     report_labels: dict[str, str] | None = None  # report id -> short label, e.g. "SSDA (2008)"
+    reading: Reading | None = None  # intent, premise and injected instructions, read once by the chain
+    topic: str = ""  # what was searched for, without report names and asking words
 
 
 @dataclass(frozen=True)
