@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evals.metrics import METRICS
+from evals.metrics import COUNT_METRICS, METRICS, NOT_SHARES
 
 LATEST = "latest"
 
@@ -22,7 +22,7 @@ def fmt(value: float | None, metric: str = "") -> str:
         return "–"
     if metric.endswith("_ms"):
         return f"{value:,.0f}"
-    if metric == "n":
+    if metric == "n" or metric in COUNT_METRICS:
         return str(int(value))
     return f"{value:.3f}"
 
@@ -96,6 +96,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for kind, row in report["baseline"]["by_kind"].items():
             lines.append(_row([kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown]]))
+    lines += _junk_section(report)
     counts = report.get("reason_counts", {})
     if counts:
         lines += ["", "## Failure reasons", "", _row(["reason", "cases"]), _row(["---", "---:"])]
@@ -112,6 +113,23 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _junk_section(report: dict[str, Any]) -> list[str]:
+    """Every cited quote that is not evidence, by kind, with the case that cited it."""
+    found = [(case["id"], junk) for case in report.get("cases", []) for junk in case.get("junk_quotes", [])]
+    lines = ["", f"## Junk quotes ({len(found)})", ""]
+    if not found:
+        return [*lines, "None: every cited quote is body text or a list item."]
+    by_kind: dict[str, int] = {}
+    for _, junk in found:
+        kind = junk.split("] ", 1)[-1].split(":", 1)[0]
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    lines += [_row(["kind", "quotes"]), _row(["---", "---:"])]
+    lines += [_row([kind, str(n)]) for kind, n in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append("")
+    lines += [f"- `{case_id}` {junk}" for case_id, junk in found]
+    return lines
+
+
 # -- chart ---------------------------------------------------------------------------------------------
 
 
@@ -124,7 +142,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     base = report.get("baseline") or {}
-    names = [m for m in METRICS if not m.endswith("_ms") and m in report["metrics"]]
+    names = [m for m in METRICS if not m.endswith("_ms") and m not in NOT_SHARES and m in report["metrics"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(names))
     width = 0.4 if base else 0.6
@@ -194,6 +212,9 @@ def kind_table(report: dict[str, Any]) -> Table:
         "citation_precision": "prec.",
         "citation_recall": "recall",
         "coverage": "cover.",
+        "lead_answers": "lead",
+        "junk_quotes": "junk",
+        "max_quotes_per_passage": "q/psg",
         "abstention": "abst.",
         "false_abstention": "f.abst.",
     }
