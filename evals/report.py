@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -205,24 +206,32 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 
 def kind_table(report: dict[str, Any]) -> Table:
-    """Per-kind figures for the terminal."""
+    """Per-kind figures for the terminal, narrow enough for an 80-column log (two decimals, light borders)."""
     shown = {
         "hit_at_5": "hit@5",
         "mrr": "MRR",
-        "citation_precision": "prec.",
-        "citation_recall": "recall",
-        "coverage": "cover.",
+        "citation_precision": "prec",
+        "citation_recall": "rec",
+        "coverage": "cov",
         "lead_answers": "lead",
         "junk_quotes": "junk",
-        "max_quotes_per_passage": "q/psg",
-        "abstention": "abst.",
-        "false_abstention": "f.abst.",
+        "max_quotes_per_passage": "q/p",
+        "abstention": "abst",
+        "false_abstention": "fabs",
     }
-    table = Table(title="By kind")
+    table = Table(
+        title="By kind (q/p: most quotes from one passage)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+    )
     for column in ["kind", "n", *shown.values()]:
-        table.add_column(column, justify="left" if column == "kind" else "right")
+        table.add_column(column, justify="left" if column == "kind" else "right", no_wrap=True)
     for kind, row in report["by_kind"].items():
-        table.add_row(kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown])
+        cells = [fmt(row.get(m), m) for m in shown]
+        table.add_row(kind, fmt(row.get("n"), "n"), *[c[:-1] if c.startswith(("0.", "1.")) else c for c in cells])
     return table
 
 
