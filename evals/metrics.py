@@ -49,6 +49,7 @@ METRICS: dict[str, bool] = {
     "abstention": True,
     "false_abstention": False,
     "adversarial_pass": True,
+    "premise_corrected": True,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
 }
@@ -90,6 +91,7 @@ class CaseResult:
     missing_facts: list[list[str]] = field(default_factory=list)
     forbidden_found: list[str] = field(default_factory=list)
     adversarial_pass: bool | None = None
+    premise_corrected: bool | None = None
     lead: str = ""
     lead_answers: bool | None = None
     junk_quotes: list[str] = field(default_factory=list)
@@ -278,6 +280,10 @@ def score_case(
             and not result.forbidden_found
             and (answer.abstained or result.citations > 0)
         )
+        if not case.expect_abstain and case.required_facts:
+            # A false premise or an injected instruction is only answered when the answer quotes the
+            # evidence that contradicts it: related quotes without it leave the premise standing.
+            result.premise_corrected = result.adversarial_pass and len(result.missing_facts) < len(case.required_facts)
     result.reasons = failure_reasons(result)
     return result
 
@@ -291,6 +297,8 @@ def error_case(case: EvalCase, error: str) -> CaseResult:
     result.fact_groups = len(case.required_facts)
     result.missing_facts = [list(g) for g in case.required_facts]
     result.adversarial_pass = False if case.kind == "adversarial" else None
+    if case.kind == "adversarial" and not case.expect_abstain and case.required_facts:
+        result.premise_corrected = False
     result.lead_answers = False if result.in_scope and case.required_facts else None
     result.reasons = [f"error: {error}"]
     return result
@@ -322,6 +330,8 @@ def failure_reasons(r: CaseResult) -> list[str]:
             f"too many quotes from one passage: {r.quotes_per_passage} from {r.crowded_passage}"
             f" (at most {MAX_QUOTES_PER_PASSAGE})"
         )
+    if r.premise_corrected is False and r.adversarial_pass:
+        reasons.append("premise not corrected: the answer quotes none of the evidence that contradicts it")
     reasons.extend(f"forbidden text: “{t}”" for t in r.forbidden_found)
     return reasons
 
@@ -371,6 +381,7 @@ def aggregate(results: Sequence[CaseResult]) -> dict[str, float]:
         "abstention": _mean([float(r.abstained) for r in results if r.expect_abstain]),
         "false_abstention": _mean([float(r.abstained) for r in results if r.in_scope]),
         "adversarial_pass": _mean([float(bool(r.adversarial_pass)) for r in results if r.kind == "adversarial"]),
+        "premise_corrected": _mean([float(r.premise_corrected) for r in results if r.premise_corrected is not None]),
         "latency_p50_ms": percentile([r.latency_ms for r in results if not r.error], 50),
         "latency_p95_ms": percentile([r.latency_ms for r in results if not r.error], 95),
     }

@@ -349,6 +349,36 @@ def test_new_metrics_appear_per_kind_and_in_the_markdown() -> None:
     assert {"lead_answers", "junk_quotes", "junk_quote_rate", "max_quotes_per_passage"} <= set(METRICS)
 
 
+@pytest.mark.parametrize(
+    ("text", "forbidden", "corrected"),
+    [
+        ("The reports do not support this: networks are a lever, paid by fees [1].", False, True),
+        ("It is a lever [1].", False, True),  # one contradicting fact group is enough
+        ("Networks matter for many reasons [1].", False, False),  # related quotes, premise left standing
+        ("Employers are indifferent to skills, a lever [1].", True, False),  # endorses the premise
+    ],
+)
+def test_premise_corrected_needs_the_contradicting_evidence_in_the_answer(
+    text: str, forbidden: bool, corrected: bool
+) -> None:
+    c = chunk(SPAN)
+    adv = case("adversarial", must_not_contain=("employers are indifferent to skills",))
+    result = score_case(adv, answer(text, [c], [cite(c, "an important lever")]), [None])
+    assert result.adversarial_pass is not forbidden
+    assert result.premise_corrected is corrected
+    assert aggregate([result])["premise_corrected"] == float(corrected)
+    expected = not corrected and not forbidden
+    assert any(r.startswith("premise not corrected") for r in result.reasons) is expected
+
+
+def test_premise_corrected_leaves_out_adversarial_cases_that_should_abstain() -> None:
+    trap = case("adversarial", expect_abstain=True, evidence=(), expected_reports=(), required_facts=())
+    result = score_case(trap, answer("The reports don't cover this.", [], [], abstained=True), [])
+    assert result.adversarial_pass and result.premise_corrected is None
+    assert "premise_corrected" not in aggregate([result])
+    assert error_case(case("adversarial"), "boom").premise_corrected is False
+
+
 def test_an_error_is_a_failed_case() -> None:
     result = error_case(case("adversarial"), "InvalidQuestionError: too long")
     assert not result.passed and result.adversarial_pass is False
@@ -375,8 +405,8 @@ def test_gate_checks_floors_ceilings_and_missing_metrics() -> None:
 def test_thresholds_file_has_floors_for_the_gated_metrics() -> None:
     thresholds = load_thresholds()
     assert thresholds["min"]["citation_precision"] == 1.0
-    assert {"hit_at_5", "mrr", "coverage", "abstention", "adversarial_pass"} <= set(thresholds["min"])
-    assert "false_abstention" in thresholds["max"]
+    assert {"hit_at_5", "mrr", "coverage", "abstention", "adversarial_pass", "lead_answers"} <= set(thresholds["min"])
+    assert {"false_abstention", "junk_quotes", "max_quotes_per_passage"} <= set(thresholds["max"])
 
 
 # -- baseline splitter -----------------------------------------------------------------------------
