@@ -15,11 +15,14 @@ from typing import Any
 from assistant.types import Answer, Chunk, Citation, Passage
 from assistant.verify import quote_in
 from evals.cases import EvalCase, normalise, span_in
+from evals.junk import junk_kind
 
 #: A passage holding this share of an evidence span's words, as one run from its start or end, holds
 #: the span: the rest is in the neighbouring chunk.
 PARTIAL_SPAN = 0.6
 HIT_DEPTH = 5
+#: The issue's rule for breadth: more quotes than this from one passage is anecdote, not a survey.
+MAX_QUOTES_PER_PASSAGE = 2
 
 _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 # A word broken over two lines ("employ-" / "ment"): the cleaner joins it, so the comparison must too.
@@ -38,12 +41,33 @@ METRICS: dict[str, bool] = {
     "citation_precision": True,
     "citation_recall": True,
     "coverage": True,
+    "lead_answers": True,
+    "junk_quotes": False,
+    "junk_quote_rate": False,
+    "max_quotes_per_passage": False,
+    "max_quotes_per_passage_mean": False,
     "abstention": True,
     "false_abstention": False,
     "adversarial_pass": True,
+    "premise_corrected": True,
     "latency_p50_ms": False,
     "latency_p95_ms": False,
 }
+#: Metrics that are counts (shown as integers), and metrics that are not shares of 1 (kept off the bar chart).
+COUNT_METRICS = frozenset({"junk_quotes", "max_quotes_per_passage"})
+NOT_SHARES = COUNT_METRICS | {"max_quotes_per_passage_mean"}
+
+# A heading: "# …", a rule, or a line in bold alone that is not a sentence ("**LSDA (2005)**").
+_HEADING = re.compile(r"^(?:#{1,6}\s|\*\*[^*]+(?<![.!?])\*\*:?$|__[^_]+(?<![.!?])__:?$|[-*_]{3,}$)")
+_LIST_MARK = re.compile(r"^(?:[-*+\u2022]|\d{1,2}[.)])\s+")
+# "**In short:**", "**Answer**:", "*Summary:*" or a plain "In short:" before the lead sentence. A plain
+# label is only stripped when it is a known one: "Public funding: …" may hold a fact.
+_LABEL = re.compile(
+    r"^(?:\*\*[^*]{1,40}?:\*\*|\*\*[^*]{1,40}?\*\*\s*:|\*[^*]{1,40}?:\*"
+    r"|(?:In short|Short answer|Answer|Summary|Bottom line|In brief)\s*:)\s*",
+    re.I,
+)
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 @dataclass
@@ -67,6 +91,12 @@ class CaseResult:
     missing_facts: list[list[str]] = field(default_factory=list)
     forbidden_found: list[str] = field(default_factory=list)
     adversarial_pass: bool | None = None
+    premise_corrected: bool | None = None
+    lead: str = ""
+    lead_answers: bool | None = None
+    junk_quotes: list[str] = field(default_factory=list)
+    quotes_per_passage: int = 0
+    crowded_passage: str = ""
     latency_ms: float = 0.0
     answer: str = ""
     reasons: list[str] = field(default_factory=list)
@@ -170,6 +200,49 @@ def missing_fact_groups(groups: Iterable[Sequence[str]], text: str) -> list[list
     return [list(group) for group in groups if not any(term_in(t, text) for t in group)]
 
 
+def answer_lead(answer: str) -> str:
+    """The lead of an answer's Markdown: the sentence a reader takes as the answer.
+
+    It is the first non-empty line that is not a heading (`# …`, a line in bold alone, a rule),
+    without its list mark and without a leading label such as "**In short:**". A lead-in ending
+    with ":" ("What the evidence suggests doing:") is still the lead, on its own: the list under
+    it is not, so such a lead holds a fact only if the lead-in itself states one.
+    """
+    for raw in answer.splitlines():
+        line = raw.strip().removeprefix(">").strip()
+        if not line or _HEADING.match(line):
+            continue
+        line = _LIST_MARK.sub("", line)
+        return _LABEL.sub("", line, count=1).strip()
+    return ""
+
+
+def is_lead_in(line: str) -> bool:
+    """True when `line`, without its [n] markers and closing quotes, ends with ':'."""
+    return _MARKER.sub("", line).rstrip(" ”\"'’*_").endswith(":")
+
+
+def junk_quotes(citations: Iterable[Citation]) -> list[str]:
+    """'[n] kind: “quote”' for every citation whose quote is not evidence (see `evals.junk`)."""
+    found = []
+    for c in citations:
+        kind = junk_kind(c.quote, c.section)
+        if kind:
+            found.append(f"[{c.n}] {kind}: “{_short(c.quote)}”")
+    return found
+
+
+def crowded_passage(citations: Sequence[Citation]) -> tuple[str, int]:
+    """The chunk id cited most often in one answer and how often (('', 0) with no citations)."""
+    counts: dict[str, int] = {}
+    for c in citations:
+        counts[c.chunk_id] = counts.get(c.chunk_id, 0) + 1
+    if not counts:
+        return "", 0
+    chunk_id = max(counts, key=lambda k: counts[k])
+    return chunk_id, counts[chunk_id]
+
+
 # -- one case --------------------------------------------------------------------------------------
 
 
@@ -193,12 +266,24 @@ def score_case(
     result.fact_groups = len(case.required_facts)
     result.missing_facts = missing_fact_groups(case.required_facts, answer.answer)
     result.forbidden_found = [t for t in case.must_not_contain if term_in(t, answer.answer)]
+    result.lead = answer_lead(answer.answer)
+    if result.in_scope and case.required_facts:
+        # An abstention on an answerable question has no lead that answers it.
+        result.lead_answers = not answer.abstained and any(
+            term_in(t, result.lead) for group in case.required_facts for t in group
+        )
+    result.junk_quotes = junk_quotes(answer.citations)
+    result.crowded_passage, result.quotes_per_passage = crowded_passage(answer.citations)
     if case.kind == "adversarial":
         result.adversarial_pass = (
             answer.abstained == case.expect_abstain
             and not result.forbidden_found
             and (answer.abstained or result.citations > 0)
         )
+        if not case.expect_abstain and case.required_facts:
+            # A false premise or an injected instruction is only answered when the answer quotes the
+            # evidence that contradicts it: related quotes without it leave the premise standing.
+            result.premise_corrected = result.adversarial_pass and len(result.missing_facts) < len(case.required_facts)
     result.reasons = failure_reasons(result)
     return result
 
@@ -212,6 +297,9 @@ def error_case(case: EvalCase, error: str) -> CaseResult:
     result.fact_groups = len(case.required_facts)
     result.missing_facts = [list(g) for g in case.required_facts]
     result.adversarial_pass = False if case.kind == "adversarial" else None
+    if case.kind == "adversarial" and not case.expect_abstain and case.required_facts:
+        result.premise_corrected = False
+    result.lead_answers = False if result.in_scope and case.required_facts else None
     result.reasons = [f"error: {error}"]
     return result
 
@@ -233,6 +321,17 @@ def failure_reasons(r: CaseResult) -> list[str]:
             reasons.append("no citations: an in-scope answer cites nothing")
     if r.in_scope:
         reasons.extend(f"missing fact: {' | '.join(group)}" for group in r.missing_facts)
+    if r.lead_answers is False and not r.abstained:
+        what = "a lead-in" if is_lead_in(r.lead) else "no required fact"
+        reasons.append(f"lead does not answer: {what} in “{_short(r.lead)}”")
+    reasons.extend(f"junk quote: {j}" for j in r.junk_quotes)
+    if r.quotes_per_passage > MAX_QUOTES_PER_PASSAGE:
+        reasons.append(
+            f"too many quotes from one passage: {r.quotes_per_passage} from {r.crowded_passage}"
+            f" (at most {MAX_QUOTES_PER_PASSAGE})"
+        )
+    if r.premise_corrected is False and r.adversarial_pass:
+        reasons.append("premise not corrected: the answer quotes none of the evidence that contradicts it")
     reasons.extend(f"forbidden text: “{t}”" for t in r.forbidden_found)
     return reasons
 
@@ -259,6 +358,8 @@ def aggregate(results: Sequence[CaseResult]) -> dict[str, float]:
     retrieval = [r for r in results if r.has_evidence]
     ranks = [r.evidence_rank for r in retrieval]
     cited = sum(r.citations for r in results)
+    junk = sum(len(r.junk_quotes) for r in results)
+    crowding = [float(r.quotes_per_passage) for r in results if r.citations]
     values: dict[str, float | None] = {
         "hit_at_1": _mean([1.0 if k == 1 else 0.0 for k in ranks]),
         "hit_at_5": _mean([1.0 if k is not None and k <= HIT_DEPTH else 0.0 for k in ranks]),
@@ -272,9 +373,15 @@ def aggregate(results: Sequence[CaseResult]) -> dict[str, float]:
             ]
         ),
         "coverage": _mean([1 - len(r.missing_facts) / r.fact_groups for r in results if r.in_scope and r.fact_groups]),
+        "lead_answers": _mean([float(bool(r.lead_answers)) for r in results if r.lead_answers is not None]),
+        "junk_quotes": float(junk) if results else None,
+        "junk_quote_rate": junk / cited if cited else None,
+        "max_quotes_per_passage": float(max(crowding)) if crowding else None,
+        "max_quotes_per_passage_mean": _mean(crowding),
         "abstention": _mean([float(r.abstained) for r in results if r.expect_abstain]),
         "false_abstention": _mean([float(r.abstained) for r in results if r.in_scope]),
         "adversarial_pass": _mean([float(bool(r.adversarial_pass)) for r in results if r.kind == "adversarial"]),
+        "premise_corrected": _mean([float(r.premise_corrected) for r in results if r.premise_corrected is not None]),
         "latency_p50_ms": percentile([r.latency_ms for r in results if not r.error], 50),
         "latency_p95_ms": percentile([r.latency_ms for r in results if not r.error], 95),
     }

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from evals.metrics import METRICS
+from evals.metrics import COUNT_METRICS, METRICS, NOT_SHARES
 
 LATEST = "latest"
 
@@ -22,7 +23,7 @@ def fmt(value: float | None, metric: str = "") -> str:
         return "–"
     if metric.endswith("_ms"):
         return f"{value:,.0f}"
-    if metric == "n":
+    if metric == "n" or metric in COUNT_METRICS:
         return str(int(value))
     return f"{value:.3f}"
 
@@ -96,6 +97,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for kind, row in report["baseline"]["by_kind"].items():
             lines.append(_row([kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown]]))
+    lines += _junk_section(report)
     counts = report.get("reason_counts", {})
     if counts:
         lines += ["", "## Failure reasons", "", _row(["reason", "cases"]), _row(["---", "---:"])]
@@ -112,6 +114,23 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _junk_section(report: dict[str, Any]) -> list[str]:
+    """Every cited quote that is not evidence, by kind, with the case that cited it."""
+    found = [(case["id"], junk) for case in report.get("cases", []) for junk in case.get("junk_quotes", [])]
+    lines = ["", f"## Junk quotes ({len(found)})", ""]
+    if not found:
+        return [*lines, "None: every cited quote is body text or a list item."]
+    by_kind: dict[str, int] = {}
+    for _, junk in found:
+        kind = junk.split("] ", 1)[-1].split(":", 1)[0]
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    lines += [_row(["kind", "quotes"]), _row(["---", "---:"])]
+    lines += [_row([kind, str(n)]) for kind, n in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append("")
+    lines += [f"- `{case_id}` {junk}" for case_id, junk in found]
+    return lines
+
+
 # -- chart ---------------------------------------------------------------------------------------------
 
 
@@ -124,7 +143,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     base = report.get("baseline") or {}
-    names = [m for m in METRICS if not m.endswith("_ms") and m in report["metrics"]]
+    names = [m for m in METRICS if not m.endswith("_ms") and m not in NOT_SHARES and m in report["metrics"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(names))
     width = 0.4 if base else 0.6
@@ -187,21 +206,32 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 
 def kind_table(report: dict[str, Any]) -> Table:
-    """Per-kind figures for the terminal."""
+    """Per-kind figures for the terminal, narrow enough for an 80-column log (two decimals, light borders)."""
     shown = {
         "hit_at_5": "hit@5",
         "mrr": "MRR",
-        "citation_precision": "prec.",
-        "citation_recall": "recall",
-        "coverage": "cover.",
-        "abstention": "abst.",
-        "false_abstention": "f.abst.",
+        "citation_precision": "prec",
+        "citation_recall": "rec",
+        "coverage": "cov",
+        "lead_answers": "lead",
+        "junk_quotes": "junk",
+        "max_quotes_per_passage": "q/p",
+        "abstention": "abst",
+        "false_abstention": "fabs",
     }
-    table = Table(title="By kind")
+    table = Table(
+        title="By kind (q/p: most quotes from one passage)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+    )
     for column in ["kind", "n", *shown.values()]:
-        table.add_column(column, justify="left" if column == "kind" else "right")
+        table.add_column(column, justify="left" if column == "kind" else "right", no_wrap=True)
     for kind, row in report["by_kind"].items():
-        table.add_row(kind, fmt(row.get("n"), "n"), *[fmt(row.get(m), m) for m in shown])
+        cells = [fmt(row.get(m), m) for m in shown]
+        table.add_row(kind, fmt(row.get("n"), "n"), *[c[:-1] if c.startswith(("0.", "1.")) else c for c in cells])
     return table
 
 

@@ -152,6 +152,69 @@ def test_adversarial_cases_guard_against_the_injection():
             assert case.must_not_contain, case.id
 
 
+# ---------------------------------------------------------------- abstention and false premises
+
+#: Out-of-scope cases in ordinary words, each with the topic the reports must not cover (checked below,
+#: as a grep of the reports would): a case whose topic the reports did discuss would not be out of scope.
+ABSENT_TOPICS = {
+    "oos-hybrid-01": ["hybrid working"],
+    "oos-min-wage-01": ["minimum wage"],
+    "oos-cyber-skills-01": ["cyber"],
+    "oos-pension-01": ["pension", "auto-enrol"],
+    "oos-remote-onboard-01": ["onboard", "work from home", "working from home"],
+    "oos-ai-hiring-01": ["artificial intelligence"],
+    "oos-carbon-01": ["carbon", "emissions"],
+    "oos-student-loan-01": ["student loan"],
+    "oos-zero-hours-01": ["zero-hour", "zero hour"],
+    "oos-holiday-01": ["holiday", "annual leave"],
+    "oos-parental-leave-01": ["parental leave", "paternity"],
+    "oos-corp-tax-01": ["corporation tax", "tax rate"],
+    "oos-ev-charging-01": ["charging point", "electric car", "electric vehicle"],
+    "oos-interest-rates-01": ["interest rate", "borrowing"],
+    "oos-social-media-01": ["social media"],
+    "ho-oos-gender-gap-01": ["pay gap"],
+    "ho-oos-four-day-01": ["four-day", "four day"],
+    "ho-oos-rd-tax-01": ["tax relief", "tax credit"],
+    "ho-oos-sick-pay-01": ["sick"],
+    "ho-oos-maternity-01": ["maternity"],
+    "ho-oos-inflation-01": ["inflation", "pay rise"],
+    "ho-oos-company-reg-01": ["limited company", "companies house"],
+    "ho-oos-salary-01": ["salary", "salaries"],
+}
+
+
+def _all_reports() -> str:
+    return " ".join(normalise(report_text(r)) for r in REPORT_IDS)
+
+
+@pytest.mark.parametrize(("case_id", "topics"), ABSENT_TOPICS.items())
+def test_out_of_scope_topics_are_absent_from_every_report(case_id: str, topics: list[str]):
+    case = next(c for c in all_cases() if c.id == case_id)
+    assert case.kind == "out_of_scope" and case.expect_abstain
+    for topic in topics:
+        assert normalise(topic) not in _all_reports(), f"{case_id}: the reports mention {topic!r}"
+
+
+@pytest.mark.parametrize(("path", "oos", "adversarial"), [(CASES_PATH, 20, 12), (HELDOUT_PATH, 10, 7)])
+def test_enough_abstention_and_adversarial_cases(path: Path, oos: int, adversarial: int):
+    kinds = Counter(c.kind for c in _load(path))
+    assert kinds["out_of_scope"] >= oos and kinds["adversarial"] >= adversarial
+
+
+@pytest.mark.parametrize(("path", "least"), [(CASES_PATH, 5), (HELDOUT_PATH, 2)])
+def test_comparative_wording_is_tried_on_out_of_scope_questions(path: Path, least: int):
+    comparative = re.compile(r"\b(?:what do the reports say|across the reports|do the reports agree)\b", re.I)
+    found = [c.id for c in _load(path) if c.kind == "out_of_scope" and comparative.search(c.question)]
+    assert len(found) >= least, found
+
+
+def test_false_premise_cases_correct_the_premise_from_the_evidence():
+    answerable = [c for c in all_cases() if c.kind == "adversarial" and not c.expect_abstain]
+    assert len(answerable) >= 15
+    for case in answerable:
+        assert case.evidence and case.required_facts and case.must_not_contain, case.id
+
+
 # ---------------------------------------------------------------- the module
 
 

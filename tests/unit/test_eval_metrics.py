@@ -13,13 +13,16 @@ from assistant.types import Answer, Chunk, Citation, Passage
 from evals.baseline import BaselinePipeline, split_text
 from evals.cases import EvalCase, Evidence
 from evals.metrics import (
+    METRICS,
     aggregate,
+    answer_lead,
     by_kind,
     check_citation,
     check_gate,
     error_case,
     evidence_in,
     evidence_rank,
+    is_lead_in,
     missing_fact_groups,
     percentile,
     quote_in_source,
@@ -51,14 +54,14 @@ def chunk(text: str, report: str = "alpha", cid: str = "alpha:1", lines: tuple[i
     )
 
 
-def cite(c: Chunk, quote: str, n: int = 1) -> Citation:
+def cite(c: Chunk, quote: str, n: int = 1, section: str | None = None) -> Citation:
     return Citation(
         n=n,
         report=c.report,
         title=c.title,
         byline="",
         year=c.year,
-        section=c.section_label,
+        section=c.section_label if section is None else section,
         location=c.location,
         quote=quote,
         chunk_id=c.chunk_id,
@@ -222,6 +225,160 @@ def test_adversarial_pass_needs_right_abstention_no_forbidden_text_and_a_citatio
     assert result.adversarial_pass is passes
 
 
+# -- lead, junk quotes and crowding --------------------------------------------------------------------
+
+LEAD_CASES = [
+    ("**In short:** Networks are a lever for skills [1].\n\n- more [2]", "Networks are a lever for skills [1]."),
+    ("# Answer\n\n**LSDA (2005)**\n\n- Networks are a lever [1].", "Networks are a lever [1]."),
+    ("\n\nIn short: Networks are a lever [1].", "Networks are a lever [1]."),
+    ("*Summary:* It is a lever [1].", "It is a lever [1]."),
+    ("What the evidence suggests doing:\n- Use the lever [1].", "What the evidence suggests doing:"),
+    ("> **In short:** “Other options suggested were:” [4]\n  - Growth Hubs [5]", "“Other options suggested were:” [4]"),
+    ("**The reports do not support this.** The lever [1].", "**The reports do not support this.** The lever [1]."),
+    ("Public funding: the networks mixed four sources [1].", "Public funding: the networks mixed four sources [1]."),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "lead"), LEAD_CASES)
+def test_answer_lead_is_the_first_line_of_text_without_its_label(text: str, lead: str) -> None:
+    assert answer_lead(text) == lead
+
+
+@pytest.mark.parametrize(
+    ("line", "lead_in"),
+    [("What the reports found:", True), ("“It aimed to:” [2]", True), ("It is a lever: for skills [1].", False)],
+)
+def test_is_lead_in_looks_past_markers_and_quote_marks(line: str, lead_in: bool) -> None:
+    assert is_lead_in(line) is lead_in
+
+
+@pytest.mark.parametrize(
+    ("text", "abstained", "answers"),
+    [
+        ("**In short:** Networks are an important lever [1].\n\n- Members paid fees [1].", False, True),
+        ("**In short:** Members paid membership fees [1].", False, True),  # any one group is enough
+        ("**In short:** Networks matter [1].\n\n- They are a lever, paid by fees [1].", False, False),  # facts below
+        ("The reports each speak to this; here is what each one says.\n\n- A lever [1].", False, False),
+        ("What the evidence suggests doing:\n- A lever, with fees [1].", False, False),  # a lead-in alone
+        ("The reports don't cover this; the nearest is a lever [1].", True, False),  # abstained in scope
+    ],
+)
+def test_lead_answers_needs_a_required_fact_in_the_lead_itself(text: str, abstained: bool, answers: bool) -> None:
+    c = chunk(SPAN + " Members paid fees.")
+    result = score_case(case(), answer(text, [c], [cite(c, "an important lever")], abstained=abstained), [None])
+    assert result.lead_answers is answers
+    assert aggregate([result])["lead_answers"] == float(answers)
+    reason = [r for r in result.reasons if r.startswith("lead does not answer")]
+    assert bool(reason) is (not answers and not abstained)
+
+
+def test_lead_answers_skips_out_of_scope_cases_and_fails_errors() -> None:
+    oos = case("out_of_scope", expect_abstain=True, evidence=(), expected_reports=(), required_facts=())
+    scored = score_case(oos, answer("Not covered.", [], [], abstained=True), [])
+    assert scored.lead_answers is None and "lead_answers" not in aggregate([scored])
+    failed = error_case(case(), "boom")
+    assert failed.lead_answers is False and aggregate([scored, failed])["lead_answers"] == 0.0
+
+
+def test_lead_in_reason_says_the_lead_is_a_lead_in() -> None:
+    c = chunk(SPAN)
+    text = "Other options suggested were:\n- lever"
+    result = score_case(case(), answer(text, [c], [cite(c, "an important lever")]), [None])
+    assert "lead does not answer: a lead-in in “Other options suggested were:”" in result.reasons
+
+
+def test_junk_quotes_are_counted_listed_and_given_as_reasons() -> None:
+    body = chunk("Employer networks are a lever. 12 Colechin, J., Murphy, H. (2017). See www.example.org.uk", cid="a:1")
+    bib = chunk("Beer, M. (2004) How to have an honest conversation.", cid="a:2")
+    quotes = [
+        cite(body, "Employer networks are a lever.", n=1),
+        cite(body, "12 Colechin, J., Murphy, H. (2017).", n=2),
+        cite(body, "See www.example.org.uk", n=3),
+        cite(bib, "How to have an honest conversation.", n=4, section="Appendix D – Bibliography"),
+    ]
+    result = score_case(case(), answer("**In short:** A lever [1][2][3][4].", [body, bib], quotes), [None] * 4)
+    assert result.junk_quotes == [
+        "[2] footnote: “12 Colechin, J., Murphy, H. (2017).”",
+        "[3] URL or e-mail: “See www.example.org.uk”",
+        "[4] reference entry: “How to have an honest conversation.”",
+    ]
+    assert "junk quote: [3] URL or e-mail: “See www.example.org.uk”" in result.reasons
+    clean = score_case(case(id="b"), answer("A lever [1].", [body], quotes[:1]), [None])
+    assert clean.junk_quotes == [] and not any(r.startswith("junk quote") for r in clean.reasons)
+    m = aggregate([result, clean])
+    assert m["junk_quotes"] == 3.0 and m["junk_quote_rate"] == pytest.approx(3 / 5)
+    assert reason_counts([result, clean])["junk quote"] == 1
+
+
+def test_quotes_per_passage_takes_the_most_cited_chunk_of_each_answer() -> None:
+    one, two = chunk(SPAN, cid="a:1"), chunk(SPAN, cid="a:2")
+    crowded = [cite(one, "an important lever", n=i) for i in (1, 2, 3)] + [cite(two, "an important lever", n=4)]
+    spread = [cite(one, "an important lever", n=1), cite(two, "an important lever", n=2)]
+    results = [
+        score_case(case(id="a"), answer("A lever [1][2][3][4].", [one, two], crowded), [None] * 4),
+        score_case(case(id="b"), answer("A lever [1][2].", [one, two], spread), [None] * 2),
+        score_case(case(id="c"), answer("Not covered.", [one], [], abstained=True), []),  # no citations: left out
+    ]
+    assert [r.quotes_per_passage for r in results] == [3, 1, 0]
+    assert results[0].crowded_passage == "a:1"
+    assert "too many quotes from one passage: 3 from a:1 (at most 2)" in results[0].reasons
+    assert not any(r.startswith("too many quotes") for r in results[1].reasons)
+    m = aggregate(results)
+    assert m["max_quotes_per_passage"] == 3.0 and m["max_quotes_per_passage_mean"] == 2.0
+
+
+def test_new_metrics_appear_per_kind_and_in_the_markdown() -> None:
+    c = chunk(SPAN)
+    good, bad = cite(c, "an important lever"), cite(c, "It aimed to:", n=2)
+    results = [
+        score_case(case(id="a"), answer("**In short:** A lever [1][2].", [c], [good, bad]), [None] * 2),
+        score_case(case("policy", id="b"), answer("Things [1].", [c], [cite(c, "an important lever")]), [None]),
+    ]
+    kinds = by_kind(results, ["factual", "policy"])
+    assert kinds["factual"]["lead_answers"] == 1.0 and kinds["policy"]["lead_answers"] == 0.0
+    assert kinds["factual"]["junk_quotes"] == 1.0 and kinds["policy"]["junk_quotes"] == 0.0
+    assert kinds["factual"]["max_quotes_per_passage"] == 2.0
+    report = _report(results)
+    report["by_kind"] = kinds
+    text = markdown(report)
+    assert "| junk_quotes | 1 |" in text and "| lead_answers | 0.500 |" in text
+    assert "## Junk quotes (1)" in text and "- `a` [2] lead-in: “It aimed to:”" in text
+    header = next(line for line in text.splitlines() if line.startswith("| kind | n |"))
+    assert {"lead_answers", "junk_quotes", "max_quotes_per_passage"} <= set(header.replace(" ", "").split("|"))
+    assert {"lead_answers", "junk_quotes", "junk_quote_rate", "max_quotes_per_passage"} <= set(METRICS)
+
+
+@pytest.mark.parametrize(
+    ("text", "forbidden", "corrected"),
+    [
+        ("The reports do not support this: networks are a lever, paid by fees [1].", False, True),
+        ("It is a lever [1].", False, True),  # one contradicting fact group is enough
+        ("Networks matter for many reasons [1].", False, False),  # related quotes, premise left standing
+        ("Employers are indifferent to skills, a lever [1].", True, False),  # endorses the premise
+    ],
+)
+def test_premise_corrected_needs_the_contradicting_evidence_in_the_answer(
+    text: str, forbidden: bool, corrected: bool
+) -> None:
+    c = chunk(SPAN)
+    adv = case("adversarial", must_not_contain=("employers are indifferent to skills",))
+    result = score_case(adv, answer(text, [c], [cite(c, "an important lever")]), [None])
+    assert result.adversarial_pass is not forbidden
+    assert result.premise_corrected is corrected
+    assert aggregate([result])["premise_corrected"] == float(corrected)
+    expected = not corrected and not forbidden
+    assert any(r.startswith("premise not corrected") for r in result.reasons) is expected
+
+
+def test_premise_corrected_leaves_out_adversarial_cases_that_should_abstain() -> None:
+    trap = case("adversarial", expect_abstain=True, evidence=(), expected_reports=(), required_facts=())
+    result = score_case(trap, answer("The reports don't cover this.", [], [], abstained=True), [])
+    assert result.adversarial_pass and result.premise_corrected is None
+    assert "premise_corrected" not in aggregate([result])
+    assert error_case(case("adversarial"), "boom").premise_corrected is False
+
+
 def test_an_error_is_a_failed_case() -> None:
     result = error_case(case("adversarial"), "InvalidQuestionError: too long")
     assert not result.passed and result.adversarial_pass is False
@@ -248,8 +405,8 @@ def test_gate_checks_floors_ceilings_and_missing_metrics() -> None:
 def test_thresholds_file_has_floors_for_the_gated_metrics() -> None:
     thresholds = load_thresholds()
     assert thresholds["min"]["citation_precision"] == 1.0
-    assert {"hit_at_5", "mrr", "coverage", "abstention", "adversarial_pass"} <= set(thresholds["min"])
-    assert "false_abstention" in thresholds["max"]
+    assert {"hit_at_5", "mrr", "coverage", "abstention", "adversarial_pass", "lead_answers"} <= set(thresholds["min"])
+    assert {"false_abstention", "junk_quotes", "max_quotes_per_passage"} <= set(thresholds["max"])
 
 
 # -- baseline splitter -----------------------------------------------------------------------------
