@@ -187,8 +187,13 @@ class Assistant:
         return list(dict.fromkeys(reports))
 
     def _too_weak(self, found: Retrieval) -> bool:
-        """Too little evidence: nothing close enough, or the question names something no report mentions."""
-        return not found.passages or bool(found.unknown_names) or found.best_dense < self.settings.abstain_threshold
+        """Too little evidence: the question names something no report mentions, or nothing answers it closely.
+
+        Deciding this is the same for every phrasing: "what do the reports say about…" goes through it too.
+        """
+        if not found.passages or found.unknown_names or found.best_dense < self.settings.abstain_threshold:
+            return True
+        return found.best_late > 0 and found.answerability < self.settings.answerable_threshold
 
     def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
         checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)

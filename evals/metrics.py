@@ -139,8 +139,12 @@ def evidence_rank(case: EvalCase, passages: Sequence[Passage]) -> int | None:
 
 
 def _compact(text: str) -> str:
-    """Normalised text with ALL white space and emphasis marks removed: robust to repaired words."""
-    return normalise(text).replace(" ", "").replace("*", "").replace("__", "")
+    """Normalised text with ALL white space, emphasis marks and quotation-mark style removed.
+
+    Robust to repaired words, and to a quote inside a quote being shown with single marks (as the
+    product's verifier allows).
+    """
+    return normalise(text).replace(" ", "").replace("*", "").replace("__", "").replace('"', "'")
 
 
 def quote_fragments(quote: str) -> list[str]:

@@ -23,6 +23,7 @@ _REFERENCE = re.compile(
     r"^(?:[A-Z][A-Za-z'’-]+,?\s+(?:[A-Z]\.\s*)+(?:,|and|&)?\s*)+\(?(?:19|20)\d\d\)?"  # Smith, J. (2005)
     r"|^[A-Z][A-Za-z'’-]+(?: et al\.?| and [A-Z][A-Za-z'’-]+)?,? \(?(?:19|20)\d\d[a-z]?\)?[.,:]"  # Smith (2005).
     r"|^[A-Z][A-Za-z'’-]+,\s+[A-Z]{1,3}\b[^.]{0,60}\((?:19|20)\d\d[a-z]?\)"  # Polenske, KR (2004)
+    r"|\bVol(?:ume)?\.? \d+\b|\bIssue \d+\b|\bpp?\. ?\d+|\bJournal of\b|\bQuarterly\b\W*,"
     r"|\bISBN\b|\bISSN\b|©|\bcopyright\b|\btel(?:ephone)?[.:]?\s*\+?\d|\bfax\b|\bregistered charity\b",
     re.IGNORECASE,
 )

@@ -28,7 +28,11 @@ def quote(c: Candidate) -> str:
 
 def point(c: Candidate, label: str, *, with_label: bool = True, label_first: bool = False) -> str:
     """A bullet: the quote, its report's label, and its list items underneath."""
-    body = quote(c)
+    if c.items:
+        # A lead-in is context, not evidence: shown as a label (verbatim), its items carry the citations.
+        body = f"*{c.text}*"
+    else:
+        body = quote(c)
     if is_case_study(c):
         body = f"*Case study ({heading(c)}):* {body}"
     if with_label and label_first:

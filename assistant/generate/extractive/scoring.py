@@ -20,6 +20,7 @@ from assistant.question import Reading
 # Weights, set on evals/cases.jsonl and checked on evals/heldout.jsonl (README, "How the writer was tuned").
 W_MEANING, W_WORDS, W_SECTION, W_RANK, W_CUE = 0.9, 0.6, 0.3, 0.35, 0.25
 EMBED_SHORTLIST = 24  # sentences embedded per question, after the cheap scores
+PER_REPORT_SHORTLIST = 6
 # A sentence whose own fit reaches this answers the question; below it, the answer says it found only the
 # closest evidence. Chosen on the eval set where "the lead holds a required fact" and directness agree.
 DIRECT = 0.42
@@ -100,7 +101,11 @@ def score(request: WriteRequest, reading: Reading, pool: list[Candidate]) -> dic
             c.relevance += 0.4  # "'Employer engagement' is any form of contact…": the report's own definition
             c.features["cue"] = 1.0
     vectors: dict[int, np.ndarray] = {}
-    shortlist = sorted(pool, key=lambda c: -c.relevance)[:EMBED_SHORTLIST]
+    ordered = sorted(pool, key=lambda c: -c.relevance)
+    # Each report's best few are embedded too, so a report with strong evidence is judged on its meaning.
+    shortlist = list(ordered[:EMBED_SHORTLIST])
+    for report in dict.fromkeys(c.report for c in ordered):
+        shortlist += [c for c in ordered if c.report == report and c not in shortlist][:PER_REPORT_SHORTLIST]
     if shortlist and request.embed is not None and request.question_vector is not None:
         embedded = np.asarray(request.embed([c.whole for c in shortlist]), dtype=np.float32)
         similarity = embedded @ np.asarray(request.question_vector, dtype=np.float32)
@@ -173,5 +178,7 @@ def claim_fit(claim: str, candidates: Sequence[Candidate], request: WriteRequest
         vectors = np.asarray(request.embed([claim] + [candidates[i].whole for i in order]), dtype=np.float32)
         for i, s in zip(order, vectors[1:] @ vectors[0], strict=True):
             meaning[i] = float(s)
-    scored = [(0.5 * lexical[i] + 0.5 * meaning[i], candidates[i]) for i in range(len(candidates))]
+    # Meaning weighs more: a claim is usually worded differently from the evidence ("public money" and
+    # "public funding").
+    scored = [(0.3 * lexical[i] + 0.7 * meaning[i], candidates[i]) for i in range(len(candidates))]
     return sorted(scored, key=lambda x: -x[0])
