@@ -10,6 +10,7 @@ from functools import lru_cache
 from assistant.store import CHUNKER_VERSION
 from assistant.types import Chunk, ReportInfo
 from ingest.clean import Block, CleanDoc
+from ingest.kinds import BlockInfo, analyse
 
 __all__ = ["CHUNKER_VERSION", "chunk_document", "embedding_text"]
 
@@ -20,6 +21,8 @@ class _Sentence:
     end: int
     block: Block
     tokens: int
+    kind: str  # see assistant.types.SENTENCE_KINDS
+    paragraph: int  # 1-based paragraph of its section
 
 
 @lru_cache(maxsize=1)
@@ -54,18 +57,31 @@ def chunk_document(
 ) -> list[Chunk]:
     """Pack each section's sentences into chunks of about `target_tokens`, overlapping by sentences.
 
-    A chunk never crosses a heading, so its section path is exact, and headings are never chunks.
+    A chunk never crosses a heading, so its section path is exact, and headings are never chunks. Front matter,
+    reference lists and contents are left out (see ingest.kinds), and a chunk never spans such a block.
     """
+    spans = [split_sentences(b.text) if b.kind != "heading" else [(0, len(b.text))] for b in doc.blocks]
+    infos = dict(zip((id(b) for b in doc.blocks), analyse(doc.blocks, spans, report.title), strict=True))
+    spans_of = dict(zip((id(b) for b in doc.blocks), spans, strict=True))
     chunks: list[Chunk] = []
     seen_ids: dict[str, int] = {}
     for group in _section_groups(doc.blocks):
-        sentences = [
-            _Sentence(b.start + a, b.start + z, b, count_tokens(doc.text[b.start + a : b.start + z]))
-            for b in group
-            for a, z in split_sentences(b.text)
-        ]
-        for window in _pack(sentences, target_tokens, overlap_sentences):
-            chunks.append(_make_chunk(doc, report, source, group[0].section_path, window, len(chunks), seen_ids))
+        numbers = _paragraph_numbers(group, infos)
+        for run in _body_runs(group, infos):
+            sentences = [
+                _Sentence(
+                    b.start + a,
+                    b.start + z,
+                    b,
+                    count_tokens(doc.text[b.start + a : b.start + z]),
+                    kind,
+                    numbers[id(b)],
+                )
+                for b in run
+                for (a, z), kind in zip(spans_of[id(b)], infos[id(b)].kinds, strict=True)
+            ]
+            for window in _pack(sentences, target_tokens, overlap_sentences):
+                chunks.append(_make_chunk(doc, report, source, group[0].section_path, window, len(chunks), seen_ids))
     return chunks
 
 
@@ -83,6 +99,33 @@ def _section_groups(blocks: Sequence[Block]) -> list[list[Block]]:
     if current:
         groups.append(current)
     return groups
+
+
+def _body_runs(group: list[Block], infos: dict[int, BlockInfo]) -> list[list[Block]]:
+    """The group's body blocks, cut where a left-out block sits, so no chunk's text holds one."""
+    runs: list[list[Block]] = [[]]
+    for block in group:
+        if infos[id(block)].role == "body":
+            runs[-1].append(block)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def _paragraph_numbers(group: list[Block], infos: dict[int, BlockInfo]) -> dict[int, int]:
+    """1-based paragraph number of each block in its section, as a reader counts them.
+
+    A list belongs to the paragraph that introduces it, a footnote to the paragraph it follows, and blocks left
+    out of the index are not counted.
+    """
+    numbers: dict[int, int] = {}
+    n = 0
+    for block in group:
+        info = infos[id(block)]
+        if info.role == "body" and not info.footnote and not (info.list_item and n):
+            n += 1
+        numbers[id(block)] = max(n, 1)
+    return numbers
 
 
 def _pack(sentences: list[_Sentence], target: int, overlap: int) -> list[list[_Sentence]]:
@@ -136,6 +179,9 @@ def _make_chunk(
         source=source,
         ordinal=ordinal,
         sentences=tuple((s.start - start, s.end - start) for s in window),
+        sentence_kinds=tuple(s.kind for s in window),
+        paragraph=window[0].paragraph,
+        paragraph_end=window[-1].paragraph,
     )
 
 
