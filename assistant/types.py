@@ -127,7 +127,7 @@ class Chunk:
 
     @property
     def section_label(self) -> str:
-        return " › ".join(self.section) if self.section else "(front matter)"
+        return " › ".join(self.section) if self.section else "(opening pages)"  # text before the first heading
 
     def to_metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store (scalar values only)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,16 +33,34 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+# A sentence ends with a stop (maybe then a closing quote or bracket, and footnote marks).
+_SENTENCE_END = re.compile(r"[.!?…:;][’”\"')\]*]*[¹²³⁴⁵⁶⁷⁸⁹⁰]*$")
+_LEADING_MARKS = re.compile(r"^[¹²³⁴⁵⁶⁷⁸⁹⁰]+\s+(?=\S)")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence (start, end) offsets in `text`, trimmed of surrounding white space."""
-    spans = []
+    """Sentence (start, end) offsets in `text`, trimmed of surrounding white space.
+
+    Two repairs to pysbd's spans: a footnote mark it puts at the start of the next sentence ("⁶ Employer
+    engagement ...") goes back to the sentence it marks, and a cut where no sentence ended ("(case study" /
+    "13) employs ...") is undone, so no quote starts with a stray mark or stops mid-clause.
+    """
+    spans: list[tuple[int, int]] = []
     for span in _segmenter().segment(text):
         start, end = span.start, span.end
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end > start:
+        if end <= start:
+            continue
+        marks = _LEADING_MARKS.match(text[start:end])
+        if spans and marks:
+            spans[-1] = (spans[-1][0], start + len(marks.group().rstrip()))
+            start += marks.end()
+        if spans and not _SENTENCE_END.search(text[spans[-1][0] : spans[-1][1]]):
+            spans[-1] = (spans[-1][0], end)
+        else:
             spans.append((start, end))
     return spans or ([(0, len(text))] if text.strip() else [])
 

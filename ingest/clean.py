@@ -419,11 +419,12 @@ def _drafts(lines: list[_Line], markdown: bool) -> list[_Draft]:
 
 
 def _interrupted(drafts: list[_Draft]) -> _Draft | None:
-    """The unfinished paragraph just before the trailing run of footnotes, if there is one."""
+    """The paragraph just before the trailing run of footnotes, if there is one."""
     for draft in reversed(drafts):
         if draft.kind == "paragraph" and FOOTNOTE_MARK.match(draft.lines[0].text):
             continue
-        return draft if draft.kind == "paragraph" and not _ends_sentence(draft.lines[-1]) else None
+        # Even after a full stop: the lower-case line shows the text goes on ("... practice." / "develop staff").
+        return draft if draft.kind == "paragraph" else None
     return None
 
 

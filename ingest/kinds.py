@@ -22,7 +22,14 @@ from ingest.clean import DOT_LEADER, Block
 # "APPENDIX D – BIBLIOGRAPHY\t72", "Introduction ........ 3", "A\tIntroduction\t3".
 CONTENTS_LINE = re.compile(r"(?:\.{4,}|…{2,})\s*\S{0,4}\s*$|\t\s*\.?\d{1,3}\s*$")
 # Figure and table residue: captions, "Figure 1 about here", HTML left by the extractor, cells joined by tabs.
-CAPTION = re.compile(r"^(?:figure|fig\.|table|chart|graph|diagram|exhibit|source)\s*\d+\b", re.IGNORECASE)
+# A caption has its number then a stop, a colon, a dash or nothing ("Figure 5.1: Drivers ..."); prose goes on
+# with a verb ("Figure 5.3 has therefore been developed ...").
+CAPTION = re.compile(
+    r"^(?:figure|fig\.|table|chart|graph|diagram|exhibit|box)\s*\d+(?:\.\d+)*[a-z]?"
+    r"(?:\s*[:–—-]|\.(?!\d)|\s+about here|\s*$)"
+    r"|^source\s*:",
+    re.IGNORECASE,
+)
 HTML = re.compile(r"</?(?:ul|ol|li|table|tr|td|th|div|span|p|br)\b[^>]*>", re.IGNORECASE)
 FRONT_MATTER = re.compile(
     r"\bISBN\b|©|\bcopyright\b|all rights reserved|registered with the charity|registered charity (?:no|number)"
@@ -57,16 +64,25 @@ CONNECTORS = frozenset("and & of for to the in on with a an at by from et al al.
 FOOTNOTE = re.compile(r"^(?:\d{1,2} ?(?=[A-Z‘'“\"(])|\? (?=[A-Z])|\d{1,2} (?=https?:|www\.))")
 # A report that marks its footnotes with superscripts starts no footnote with plain digits: there
 # "16 FE pathfinder CoVEs were established ..." is prose.
-SUPERSCRIPT_FOOTNOTE = re.compile(r"^[¹²³⁴⁵⁶⁷⁸⁹⁰]{1,3}")
+SUPERSCRIPT_FOOTNOTE = re.compile(r"^(?:[¹²³⁴⁵⁶⁷⁸⁹⁰]{1,3}|\$\^\{\^?\{?\d{1,3}\}\}?\$)")  # "⁶¹", "$^{^{12}}$"
+# What may stand before an entry: a bullet, an asterisk or a footnote's mark.
+ENTRY_PREFIX = re.compile(r"^(?:[*•]+|\d{1,2}\s|[¹²³⁴⁵⁶⁷⁸⁹⁰]{1,3}|\$\^\{\^?\{?\d{1,3}\}\}?\$)\s*")
+# "Working towards skills (2002)¹⁶", "A cut above (2004).": a short line that ends with its year is a citation.
+ENDS_WITH_YEAR = re.compile(r"\((?:19|20)\d{2}[a-z]?\)[.;,]?[¹²³⁴⁵⁶⁷⁸⁹⁰]*\.?$")
+CITING_WORDS = frozenset("by see according cited argued found noted showed suggested reported described".split())
+SUPERSCRIPT_MARKS = "¹²³⁴⁵⁶⁷⁸⁹⁰"
 NUMBERED_ITEM = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+\S")
 
 
 def form_kind(sentence: str) -> str | None:
     """The kind a sentence has on its own form: contents, table, front matter, reference or url; else None."""
     text = sentence.strip()
+    if not any(ch.isalpha() for ch in text):
+        # A footnote mark split off by the sentence splitter ("⁴⁴"), or a stray stop or digit.
+        return "footnote" if text.strip(SUPERSCRIPT_MARKS + " .") == "" and text.strip(" .") else "table"
     if CONTENTS_LINE.search(text) or DOT_LEADER.search(text):
         return "contents"
-    if "\t" in text or HTML.search(text) or CAPTION.match(text) or _mostly_numbers(text):
+    if "\t" in text or " • " in text or HTML.search(text) or CAPTION.match(text) or _mostly_numbers(text):
         return "table"
     if FRONT_MATTER.search(text) or BLURB.match(text) or _address(text):
         return "front_matter"
@@ -91,7 +107,11 @@ def _address(text: str) -> bool:
 
 def is_reference(text: str) -> bool:
     """True for a bibliography entry or a citation-only line; False for prose that cites ("X (2006) argues")."""
+    text = ENTRY_PREFIX.sub("", text.strip()).lstrip("‘’'“”\" ")
     if CITATION_ONLY.match(text):
+        return True
+    words = text.split()
+    if len(words) <= 15 and ENDS_WITH_YEAR.search(text) and not CITING_WORDS.intersection(w.lower() for w in words):
         return True
     m = YEAR_IN_PARENS.search(text[:200])
     if m is None:
@@ -135,7 +155,7 @@ def analyse(blocks: Sequence[Block], spans: Sequence[Sequence[tuple[int, int]]],
     """Roles of the blocks and kinds of their sentences (`spans[i]` are block i's sentences, offsets in its text)."""
     infos: list[BlockInfo] = []
     prev: BlockInfo | None = None
-    superscripts = any(SUPERSCRIPT_FOOTNOTE.match(b.text) for b in blocks)
+    superscripts = sum(bool(SUPERSCRIPT_FOOTNOTE.match(b.text)) for b in blocks) >= 3
     for block, block_spans in zip(blocks, spans, strict=True):
         info = _block_info(block, [block.text[a:b] for a, b in block_spans], prev, superscripts)
         infos.append(info)
@@ -157,10 +177,17 @@ def _block_info(block: Block, sentences: list[str], prev: BlockInfo | None, supe
     list_item = not footnote and (
         block.bullet or bool(NUMBERED_ITEM.match(text)) or (after_list and text[:1].islower())
     )
-    title_like = not list_item and not after_list and len(sentences) == 1 and sections.looks_like_title(sentences[0])
+    title_like = (
+        not list_item
+        and not after_list
+        and len(sentences) == 1
+        and sections.looks_like_title(sentences[0].lstrip("‘'“\"*"))
+    )
     kinds = []
     for sentence in sentences:
-        kind = "footnote" if footnote else form_kind(sentence)
+        # In a report with numbered (not superscript) footnotes, one run into a paragraph starts a sentence.
+        inner = not superscripts and bool(re.match(r"\d{1,2} [A-Z][a-z]", sentence))
+        kind = "footnote" if footnote or inner else form_kind(sentence)
         if kind is None:
             if sentence.rstrip(" ’”\"')*").endswith(":"):
                 kind = "lead_in"
