@@ -20,7 +20,12 @@ from ingest.clean import DOT_LEADER, Block
 # -- sentences that are furniture on their own form -------------------------------------------------------
 
 # "APPENDIX D – BIBLIOGRAPHY\t72", "Introduction ........ 3", "A\tIntroduction\t3".
-CONTENTS_LINE = re.compile(r"(?:\.{4,}|…{2,})\s*\S{0,4}\s*$|\t\s*\.?\d{1,3}\s*$")
+CONTENTS_LINE = re.compile(
+    r"(?:\.{4,}|…{2,})\s*\S{0,4}\s*$"
+    # A heading's number, letter or capitals, a tab, then its page: "1.1 Context\t1", "EXECUTIVE SUMMARY\ti".
+    r"|^(?:[^\W\d_]\t.*|\d{1,2}(?:\.\d{1,2})*\.?\s.*|[A-Z][A-Z ,&:’'“”–-]{3,})"
+    r"\t\s*(?:[.\w]\s*)?(?:\d{1,3}|[ivxl]{1,5})\s*$"
+)
 # Figure and table residue: captions, "Figure 1 about here", HTML left by the extractor, cells joined by tabs.
 # A caption has its number then a stop, a colon, a dash or nothing ("Figure 5.1: Drivers ..."); prose goes on
 # with a verb ("Figure 5.3 has therefore been developed ...").
@@ -71,6 +76,7 @@ ENTRY_PREFIX = re.compile(r"^(?:[*•]+|\d{1,2}\s|[¹²³⁴⁵⁶⁷⁸⁹⁰]{
 ENDS_WITH_YEAR = re.compile(r"\((?:19|20)\d{2}[a-z]?\)[.;,]?[¹²³⁴⁵⁶⁷⁸⁹⁰]*\.?$")
 CITING_WORDS = frozenset("by see according cited argued found noted showed suggested reported described".split())
 SUPERSCRIPT_MARKS = "¹²³⁴⁵⁶⁷⁸⁹⁰"
+QUOTATION = re.compile(r"^[‘'“\"].*[’'”\"]$")
 NUMBERED_ITEM = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+\S")
 
 
@@ -182,6 +188,7 @@ def _block_info(block: Block, sentences: list[str], prev: BlockInfo | None, supe
         and not after_list
         and len(sentences) == 1
         and sections.looks_like_title(sentences[0].lstrip("‘'“\"*"))
+        and not QUOTATION.match(sentences[0])  # an interviewee's words: "Very flexible and understanding"
     )
     kinds = []
     for sentence in sentences:
