@@ -88,10 +88,10 @@ def form_kind(sentence: str) -> str | None:
         return "footnote" if text.strip(SUPERSCRIPT_MARKS + " .") == "" and text.strip(" .") else "table"
     if CONTENTS_LINE.search(text) or DOT_LEADER.search(text):
         return "contents"
+    if FRONT_MATTER.search(text) or BLURB.match(text) or _address(text):
+        return "front_matter"  # before tables: "Tel 020 7297 9144" is mostly numbers
     if "\t" in text or " • " in text or HTML.search(text) or CAPTION.match(text) or _mostly_numbers(text):
         return "table"
-    if FRONT_MATTER.search(text) or BLURB.match(text) or _address(text):
-        return "front_matter"
     if is_reference(text):
         return "reference"
     if URL.search(text):
