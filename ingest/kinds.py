@@ -76,6 +76,12 @@ ENTRY_PREFIX = re.compile(r"^(?:[*•]+|\d{1,2}\s|[¹²³⁴⁵⁶⁷⁸⁹⁰]{
 ENDS_WITH_YEAR = re.compile(r"\((?:19|20)\d{2}[a-z]?\)[.;,]?[¹²³⁴⁵⁶⁷⁸⁹⁰]*\.?$")
 CITING_WORDS = frozenset("by see according cited argued found noted showed suggested reported described".split())
 SUPERSCRIPT_MARKS = "¹²³⁴⁵⁶⁷⁸⁹⁰"
+# "1 Introduction Employer networks ...": a numbered heading run into its paragraph, not a footnote.
+RUN_IN_HEADING = re.compile(
+    r"^\d{1,2}\.? (?:Introduction|Summary|Executive summary|Background|Overview|Methodology|Method|Findings"
+    r"|Conclusions?|Recommendations|Context)\b",
+    re.IGNORECASE,
+)
 QUOTATION = re.compile(r"^[‘'“\"].*[’'”\"]$")
 NUMBERED_ITEM = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+\S")
 
@@ -178,7 +184,7 @@ def _block_info(block: Block, sentences: list[str], prev: BlockInfo | None, supe
         return BlockInfo("body", tuple("heading" for _ in sentences))
     text = block.text
     mark = SUPERSCRIPT_FOOTNOTE if superscripts else FOOTNOTE
-    footnote = bool(mark.match(text)) and not NUMBERED_ITEM.match(text)
+    footnote = bool(mark.match(text)) and not NUMBERED_ITEM.match(text) and not RUN_IN_HEADING.match(text)
     after_list = prev is not None and bool(prev.kinds) and prev.kinds[-1] in ("lead_in", "list_item")
     list_item = not footnote and (
         block.bullet or bool(NUMBERED_ITEM.match(text)) or (after_list and text[:1].islower())
@@ -193,7 +199,9 @@ def _block_info(block: Block, sentences: list[str], prev: BlockInfo | None, supe
     kinds = []
     for sentence in sentences:
         # In a report with numbered (not superscript) footnotes, one run into a paragraph starts a sentence.
-        inner = not superscripts and bool(re.match(r"\d{1,2} [A-Z][a-z]", sentence))
+        inner = (
+            not superscripts and bool(re.match(r"\d{1,2} [A-Z][a-z]", sentence)) and not RUN_IN_HEADING.match(sentence)
+        )
         kind = "footnote" if footnote or inner else form_kind(sentence)
         if kind is None:
             if sentence.rstrip(" ’”\"')*").endswith(":"):

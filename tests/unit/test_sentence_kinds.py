@@ -373,3 +373,11 @@ def test_chunks_carry_kinds_and_paragraph_numbers() -> None:
     lead = aims.lead_in_for(i)
     assert lead is not None and aims.sentence_texts[lead].endswith("The objectives of the research were to:")
     assert aims.quotable(i) and not aims.quotable(lead)
+
+
+def test_a_numbered_heading_run_into_its_paragraph_is_not_a_footnote() -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "alpha-2010-networks.txt"
+    d = clean_document([PageText(fixture.read_text(encoding="utf-8"), None)])
+    block = next(b for b in d.blocks if b.text.startswith("1 Introduction Employer networks"))
+    info = analyse([block], [split_sentences(block.text)])[0]
+    assert not info.footnote and info.kinds[0] == "body"
