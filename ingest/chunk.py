@@ -42,8 +42,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets in `text`, trimmed of surrounding white space.
 
     Two repairs to pysbd's spans: a footnote mark it puts at the start of the next sentence ("⁶ Employer
-    engagement ...") goes back to the sentence it marks, and a cut where no sentence ended ("(case study" /
-    "13) employs ...") is undone, so no quote starts with a stray mark or stops mid-clause.
+    engagement ...", or "⁴¹" alone) goes back to the sentence it marks, and a cut where no sentence ended
+    ("(case study" / "13) employs ...") is undone, so no quote starts with a stray mark or stops mid-clause.
     """
     spans: list[tuple[int, int]] = []
     for span in _segmenter().segment(text):
@@ -58,7 +58,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if spans and marks:
             spans[-1] = (spans[-1][0], start + len(marks.group().rstrip()))
             start += marks.end()
-        if spans and not _SENTENCE_END.search(text[spans[-1][0] : spans[-1][1]]):
+        only_marks = not text[start:end].strip("¹²³⁴⁵⁶⁷⁸⁹⁰ ")
+        if spans and (only_marks or not _SENTENCE_END.search(text[spans[-1][0] : spans[-1][1]])):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
@@ -191,8 +192,9 @@ def _make_chunk(
         text=text,
         char_start=start,
         char_end=end,
-        line_start=window[0].block.line_start,
-        line_end=window[-1].block.line_end,
+        # A paragraph resumed after a page's footnotes ends below them in the file, so take the extremes.
+        line_start=min(s.block.line_start for s in window),
+        line_end=max(s.block.line_end for s in window),
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
         source=source,

@@ -381,3 +381,8 @@ def test_a_numbered_heading_run_into_its_paragraph_is_not_a_footnote() -> None:
     block = next(b for b in d.blocks if b.text.startswith("1 Introduction Employer networks"))
     info = analyse([block], [split_sentences(block.text)])[0]
     assert not info.footnote and info.kinds[0] == "body"
+
+
+def test_a_lone_footnote_mark_joins_the_sentence_before() -> None:
+    text = "Close contact with sector skills councils is vital. ⁴¹"
+    assert [text[a:b] for a, b in split_sentences(text)] == [text]
