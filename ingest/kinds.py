@@ -50,7 +50,6 @@ FRONT_MATTER = re.compile(
 BLURB = re.compile(
     r"^(?:The )?[A-Z][\w&'’.\- ]{1,60}? (?:is|are) (?:an?|the|[A-Z][\w’']+)\b[^.]{0,40}?"
     r"\b(?:independent|charitable|not-for-profit|grant-maker|registered charity)\b"
-    r"|^LSDA is committed to providing publications",
 )
 EMAIL = re.compile(r"\S+@\S+\.\w+")
 # A UK postcode ("W1F 7LS", "S63 7ER"): in a short line, an address.
