@@ -26,7 +26,7 @@ from assistant.types import Chunk
 T = TypeVar("T")
 
 # Bump when ingest/chunk.py would cut the same text differently: old indexes must be rebuilt.
-CHUNKER_VERSION = "sentence-chunks/2"
+CHUNKER_VERSION = "sentence-chunks/3"  # 3: sentence kinds, paragraph numbers, no front or back matter
 
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
 

@@ -52,6 +52,24 @@ class ReportInfo:
         return " ".join(parts)
 
 
+# What each sentence of a chunk is, found at ingest. Only body sentences and list items may be quoted;
+# a list item is quoted with its lead-in. One letter each in the store's metadata (see Chunk.to_metadata).
+SENTENCE_KINDS: dict[str, str] = {
+    "body": "b",
+    "heading": "h",
+    "lead_in": "l",
+    "list_item": "i",
+    "reference": "r",
+    "footnote": "f",
+    "url": "u",
+    "front_matter": "m",
+    "contents": "c",
+    "table": "t",
+}
+QUOTABLE_KINDS = frozenset({"body", "list_item"})
+_KIND_OF_CODE = {code: kind for kind, code in SENTENCE_KINDS.items()}
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A piece of a report as indexed: plain text plus where exactly it came from."""
@@ -72,6 +90,27 @@ class Chunk:
     ordinal: int
     # Sentence boundaries as (start, end) offsets into `text`, found once at ingest time.
     sentences: tuple[tuple[int, int], ...] = ()
+    # The kind of each sentence, parallel to `sentences` (names in SENTENCE_KINDS); empty for old indexes.
+    sentence_kinds: tuple[str, ...] = ()
+    # 1-based numbers of the chunk's first and last paragraph within its section (a list counts as part of
+    # the paragraph that introduces it; footnotes are not counted); None for old indexes.
+    paragraph: int | None = None
+    paragraph_end: int | None = None
+
+    def quotable(self, i: int) -> bool:
+        """True if sentence `i` may be quoted: body text or a list item (True for all when kinds are unknown)."""
+        if not self.sentence_kinds:
+            return True  # a chunk from an index older than sentence kinds: nothing is known against it
+        return self.sentence_kinds[i] in QUOTABLE_KINDS
+
+    def lead_in_for(self, i: int) -> int | None:
+        """Index of the lead-in sentence ("It aims to:") that list item `i` belongs to, if it is in this chunk."""
+        if not self.sentence_kinds or self.sentence_kinds[i] != "list_item":
+            return None
+        j = i - 1
+        while j >= 0 and self.sentence_kinds[j] == "list_item":
+            j -= 1
+        return j if j >= 0 and self.sentence_kinds[j] == "lead_in" else None
 
     @property
     def sentence_texts(self) -> list[str]:
@@ -94,7 +133,7 @@ class Chunk:
 
     @property
     def section_label(self) -> str:
-        return " › ".join(self.section) if self.section else "(front matter)"
+        return " › ".join(self.section) if self.section else "(opening pages)"  # text before the first heading
 
     def to_metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store (scalar values only)."""
@@ -113,11 +152,21 @@ class Chunk:
             "source": self.source,
             "ordinal": self.ordinal,
             "sentences": ";".join(f"{a},{b}" for a, b in self.sentences),
+            "sentence_kinds": "".join(SENTENCE_KINDS[k] for k in self.sentence_kinds),
+            "paragraph": self.paragraph or 0,
+            "paragraph_end": self.paragraph_end or 0,
         }
 
     @classmethod
     def from_metadata(cls, text: str, meta: dict[str, Any]) -> Chunk:
         """Inverse of `to_metadata`."""
+        sentences = tuple(
+            (int(a), int(b)) for a, b in (pair.split(",") for pair in str(meta.get("sentences", "")).split(";") if pair)
+        )
+        codes = str(meta.get("sentence_kinds", ""))
+        # Kinds are only of use parallel to the sentences; anything else (an older or damaged entry) gives none.
+        known = len(codes) == len(sentences) and all(c in _KIND_OF_CODE for c in codes)
+        kinds = tuple(_KIND_OF_CODE[c] for c in codes) if known else ()
         return cls(
             chunk_id=str(meta["chunk_id"]),
             report=str(meta["report"]),
@@ -133,10 +182,10 @@ class Chunk:
             page_end=int(meta.get("page_end", 0)) or None,
             source=str(meta["source"]),
             ordinal=int(meta.get("ordinal", 0)),
-            sentences=tuple(
-                (int(a), int(b))
-                for a, b in (pair.split(",") for pair in str(meta.get("sentences", "")).split(";") if pair)
-            ),
+            sentences=sentences,
+            sentence_kinds=kinds,
+            paragraph=int(meta.get("paragraph", 0)) or None,
+            paragraph_end=int(meta.get("paragraph_end", 0)) or None,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,6 +11,7 @@ from functools import lru_cache
 from assistant.store import CHUNKER_VERSION
 from assistant.types import Chunk, ReportInfo
 from ingest.clean import Block, CleanDoc
+from ingest.kinds import BlockInfo, analyse
 
 __all__ = ["CHUNKER_VERSION", "chunk_document", "embedding_text"]
 
@@ -20,6 +22,8 @@ class _Sentence:
     end: int
     block: Block
     tokens: int
+    kind: str  # see assistant.types.SENTENCE_KINDS
+    paragraph: int  # 1-based paragraph of its section
 
 
 @lru_cache(maxsize=1)
@@ -29,16 +33,35 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+# A sentence ends with a stop (maybe then a closing quote or bracket, and footnote marks).
+_SENTENCE_END = re.compile(r"[.!?…:;][’”\"')\]*]*[¹²³⁴⁵⁶⁷⁸⁹⁰]*$")
+_LEADING_MARKS = re.compile(r"^[¹²³⁴⁵⁶⁷⁸⁹⁰]+\s+(?=\S)")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence (start, end) offsets in `text`, trimmed of surrounding white space."""
-    spans = []
+    """Sentence (start, end) offsets in `text`, trimmed of surrounding white space.
+
+    Two repairs to pysbd's spans: a footnote mark it puts at the start of the next sentence ("⁶ Employer
+    engagement ...", or "⁴¹" alone) goes back to the sentence it marks, and a cut where no sentence ended
+    ("(case study" / "13) employs ...") is undone, so no quote starts with a stray mark or stops mid-clause.
+    """
+    spans: list[tuple[int, int]] = []
     for span in _segmenter().segment(text):
         start, end = span.start, span.end
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end > start:
+        if end <= start:
+            continue
+        marks = _LEADING_MARKS.match(text[start:end])
+        if spans and marks:
+            spans[-1] = (spans[-1][0], start + len(marks.group().rstrip()))
+            start += marks.end()
+        only_marks = not text[start:end].strip("¹²³⁴⁵⁶⁷⁸⁹⁰ ")
+        if spans and (only_marks or not _SENTENCE_END.search(text[spans[-1][0] : spans[-1][1]])):
+            spans[-1] = (spans[-1][0], end)
+        else:
             spans.append((start, end))
     return spans or ([(0, len(text))] if text.strip() else [])
 
@@ -54,18 +77,31 @@ def chunk_document(
 ) -> list[Chunk]:
     """Pack each section's sentences into chunks of about `target_tokens`, overlapping by sentences.
 
-    A chunk never crosses a heading, so its section path is exact, and headings are never chunks.
+    A chunk never crosses a heading, so its section path is exact, and headings are never chunks. Front matter,
+    reference lists and contents are left out (see ingest.kinds), and a chunk never spans such a block.
     """
+    spans = [split_sentences(b.text) if b.kind != "heading" else [(0, len(b.text))] for b in doc.blocks]
+    infos = dict(zip((id(b) for b in doc.blocks), analyse(doc.blocks, spans, report.title), strict=True))
+    spans_of = dict(zip((id(b) for b in doc.blocks), spans, strict=True))
     chunks: list[Chunk] = []
     seen_ids: dict[str, int] = {}
     for group in _section_groups(doc.blocks):
-        sentences = [
-            _Sentence(b.start + a, b.start + z, b, count_tokens(doc.text[b.start + a : b.start + z]))
-            for b in group
-            for a, z in split_sentences(b.text)
-        ]
-        for window in _pack(sentences, target_tokens, overlap_sentences):
-            chunks.append(_make_chunk(doc, report, source, group[0].section_path, window, len(chunks), seen_ids))
+        numbers = _paragraph_numbers(group, infos)
+        for run in _body_runs(group, infos):
+            sentences = [
+                _Sentence(
+                    b.start + a,
+                    b.start + z,
+                    b,
+                    count_tokens(doc.text[b.start + a : b.start + z]),
+                    kind,
+                    numbers[id(b)],
+                )
+                for b in run
+                for (a, z), kind in zip(spans_of[id(b)], infos[id(b)].kinds, strict=True)
+            ]
+            for window in _pack(sentences, target_tokens, overlap_sentences):
+                chunks.append(_make_chunk(doc, report, source, group[0].section_path, window, len(chunks), seen_ids))
     return chunks
 
 
@@ -83,6 +119,33 @@ def _section_groups(blocks: Sequence[Block]) -> list[list[Block]]:
     if current:
         groups.append(current)
     return groups
+
+
+def _body_runs(group: list[Block], infos: dict[int, BlockInfo]) -> list[list[Block]]:
+    """The group's body blocks, cut where a left-out block sits, so no chunk's text holds one."""
+    runs: list[list[Block]] = [[]]
+    for block in group:
+        if infos[id(block)].role == "body":
+            runs[-1].append(block)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def _paragraph_numbers(group: list[Block], infos: dict[int, BlockInfo]) -> dict[int, int]:
+    """1-based paragraph number of each block in its section, as a reader counts them.
+
+    A list belongs to the paragraph that introduces it, a footnote to the paragraph it follows, and blocks left
+    out of the index are not counted.
+    """
+    numbers: dict[int, int] = {}
+    n = 0
+    for block in group:
+        info = infos[id(block)]
+        if info.role == "body" and not info.footnote and not (info.list_item and n):
+            n += 1
+        numbers[id(block)] = max(n, 1)
+    return numbers
 
 
 def _pack(sentences: list[_Sentence], target: int, overlap: int) -> list[list[_Sentence]]:
@@ -129,13 +192,17 @@ def _make_chunk(
         text=text,
         char_start=start,
         char_end=end,
-        line_start=window[0].block.line_start,
-        line_end=window[-1].block.line_end,
+        # A paragraph resumed after a page's footnotes ends below them in the file, so take the extremes.
+        line_start=min(s.block.line_start for s in window),
+        line_end=max(s.block.line_end for s in window),
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
         source=source,
         ordinal=ordinal,
         sentences=tuple((s.start - start, s.end - start) for s in window),
+        sentence_kinds=tuple(s.kind for s in window),
+        paragraph=window[0].paragraph,
+        paragraph_end=window[-1].paragraph,
     )
 
 

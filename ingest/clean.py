@@ -35,6 +35,7 @@ class Block:
     page: int | None  # PDF page, or the printed page when a text file shows page numbers
     level: int = 0  # heading level (1 = top), 0 for paragraphs
     section_path: tuple[str, ...] = ()  # headings above this block, outermost first
+    bullet: bool = False  # the block began with a bullet glyph: an item of a list
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ CAPS_LINE = re.compile(r"^[A-Z][A-Z&' ]{2,40}$")
 # A line that ends a sentence or a clause: a stop, maybe a closing quote/bracket, maybe a footnote mark.
 TERMINAL = re.compile(r"[.!?:;][’”\"')\]]*\d{0,2}$")
 MD_EMPHASIS = re.compile(r"(?<![\w*])\*(\S(?:[^*]*\S)?)\*(?![\w*])")
+# A footnote's mark: "¹ The Learning Age ...", "7 For example ...".
+FOOTNOTE_MARK = re.compile(r"^(?:[¹²³⁴⁵⁶⁷⁸⁹⁰]{1,3}|\d{1,2} ?[A-Z])")
 MIN_PAGE_LINES = 10  # a page holds more lines than this, so two page starts closer than it are one
 
 
@@ -400,11 +403,29 @@ def _drafts(lines: list[_Line], markdown: bool) -> list[_Draft]:
             and not line.bullet
             and _continues(prev.lines[-1], line, wrapped, width)
         ):
+            # In one-paragraph-per-line text, a lower-case line after a page's footnotes carries on the
+            # paragraph the footnotes interrupted, not the last footnote.
+            interrupted = (
+                _interrupted(drafts)
+                if not wrapped and line.blanks and FOOTNOTE_MARK.match(prev.lines[0].text)
+                else None
+            )
+            prev = interrupted or prev
             prev.lines.append(line)
         else:
             prev = _Draft("paragraph", 0, [line])
             drafts.append(prev)
     return drafts
+
+
+def _interrupted(drafts: list[_Draft]) -> _Draft | None:
+    """The paragraph just before the trailing run of footnotes, if there is one."""
+    for draft in reversed(drafts):
+        if draft.kind == "paragraph" and FOOTNOTE_MARK.match(draft.lines[0].text):
+            continue
+        # Even after a full stop: the lower-case line shows the text goes on ("... practice." / "develop staff").
+        return draft if draft.kind == "paragraph" else None
+    return None
 
 
 def _draft_text(draft: _Draft, markdown: bool, vocabulary: Vocabulary) -> str:
@@ -437,7 +458,17 @@ def clean_document(
         start = offset + (2 if blocks else 0)
         first, last = draft.lines[0], draft.lines[-1]
         blocks.append(
-            Block(draft.kind, text, start, start + len(text), first.lineno, last.lineno, first.page, draft.level)
+            Block(
+                draft.kind,
+                text,
+                start,
+                start + len(text),
+                first.lineno,
+                last.lineno,
+                first.page,
+                draft.level,
+                bullet=first.bullet,
+            )
         )
         offset = start + len(text)
     resolved = sections.assign_sections(blocks)

@@ -308,3 +308,9 @@ def test_whole_corpus_cleans_quickly() -> None:
     for name in NAMES:
         clean_document([PageText(raw(name), None)])
     assert time.perf_counter() - t < 5
+
+
+def test_blocks_know_whether_they_began_with_a_bullet() -> None:
+    name = "ukces-2013-understanding-employer-networks-summary.txt"
+    assert block_with(name, "Group Training Associations", exact=True).bullet
+    assert not block_with(name, "The research identified a number of different network types including:").bullet
