@@ -12,7 +12,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
-from assistant.conversation import standalone_query
+from assistant.conversation import resolve
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
@@ -93,11 +93,10 @@ class Assistant:
         writer_name = writer or self.settings.writer
         answer_writer = self.writer(writer_name)
 
-        query = question
-        if history:
-            condense = getattr(answer_writer, "condense", None)
-            query = condense(history, question) if condense else standalone_query(question, history)
-        found = self.retriever.retrieve(query, self.settings.top_k, reports, names_from=question)
+        # conversation.py decides whether the question stands alone (then searched exactly as if asked alone).
+        condense = getattr(answer_writer, "condense", None)
+        resolution = resolve(question, history, self.retriever, self.settings.top_k, reports, condense)
+        found = resolution.found
         retrieved = time.perf_counter()
 
         labels = {r.id: r.label for r in self.catalog}
@@ -129,6 +128,7 @@ class Assistant:
                 yield from answer.answer.splitlines(keepends=True)
         done = time.perf_counter()
         answer.id = id
+        answer.searched_as = resolution.searched_as
         answer.timings_ms = {
             "retrieve": (retrieved - started) * 1000,
             "generate": (done - retrieved) * 1000,
