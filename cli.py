@@ -306,14 +306,27 @@ def evaluate(
     cases: Annotated[Path | None, typer.Option(help="Cases file (default evals/cases.jsonl).")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Fail if a metric is below evals/thresholds.toml.")] = False,
     out: Annotated[Path | None, typer.Option(help="Report folder (default evals/reports).")] = None,
+    conversations: Annotated[
+        bool, typer.Option("--conversations/--no-conversations", help="Also score evals/conversations.jsonl.")
+    ] = True,
 ) -> None:
     """Score answers against the known findings and write a report (JSON, Markdown, PNG).
 
+    Also scores the conversation set (evals/conversations.jsonl) unless `--no-conversations`.
+
     Example: `assistant eval --baseline --gate`
     """
-    from evals.runner import run_cli
+    from evals.runner import DEFAULT_CONVERSATIONS, run_cli
 
-    code = run_cli(_settings(writer=writer), cases=cases, baseline=baseline, gate=gate, out=out, console=console)
+    code = run_cli(
+        _settings(writer=writer),
+        cases=cases,
+        baseline=baseline,
+        gate=gate,
+        out=out,
+        console=console,
+        conversations=DEFAULT_CONVERSATIONS if conversations else None,
+    )
     if code:
         raise typer.Exit(code)
 
