@@ -142,7 +142,7 @@ def score_conversation(conversation: Conversation, asker: Asker) -> Conversation
     result = ConversationResult(conversation.id, conversation.kind, conversation.question)
     try:
         within = asker.ask(conversation.question, list(conversation.history))
-        alone = asker.ask(conversation.standalone, None)
+        alone = asker.ask(conversation.standalone, [])
     except Exception as exc:  # the runner's edge: any failure is a failed case, reported with its type
         result.error = f"{type(exc).__name__}: {exc}"
         if conversation.kind == "independent":
@@ -198,6 +198,7 @@ def run_conversations(
         "file": str(path),
         "n": len(results),
         "by_kind": {kind: sum(r.kind == kind for r in results) for kind in KINDS},
+        "errors": sum(bool(r.error) for r in results),
         "metrics": {k: round(v, 4) for k, v in metrics.items()},
         "cases": [r.to_dict() for r in results],
     }

@@ -265,6 +265,10 @@ def conversation_lines(report: dict[str, Any]) -> list[str]:
     for metric, label in _CONVERSATION_LABELS.items():
         value = conv["metrics"].get(metric)
         lines.append(_row([f"{label} (`{metric}`)", fmt(value, metric), bound_of(metric, report["thresholds"])]))
+    broken = [c for c in conv["cases"] if c["error"]]
+    if broken:
+        lines += ["", f"**{len(broken)} conversation(s) raised an error:**", ""]
+        lines += [f"- `{c['id']}`: {c['error']}" for c in broken]
     changed = [c for c in conv["cases"] if c["kind"] == "independent" and not c["identical_top5"]]
     missed = [c for c in conv["cases"] if c["kind"] == "followup" and not _hit(c["rank"])]
     if changed:
@@ -287,7 +291,8 @@ def _hit(rank: int | None) -> bool:
 def conversation_table(report: dict[str, Any]) -> Table:
     """The conversation metrics for the terminal."""
     conv = report["conversations"]
-    table = Table(title=f"Conversations: {conv['n']} from {conv['file']}")
+    errors = f", [red]{conv['errors']} raised errors[/]" if conv.get("errors") else ""
+    table = Table(title=f"Conversations: {conv['n']} from {conv['file']}{errors}")
     for column in ("metric", "value", "floor / ceiling"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     failed = {f["metric"] for f in report["gate"]["failures"]}
