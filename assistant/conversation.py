@@ -47,6 +47,7 @@ MIN_TOPIC_WORDS = 2
 THIN_TOPIC_WORDS = 2
 #: How far back the carried topic may reach.
 MAX_CARRIED_TURNS = 3
+MAX_CARRIED_WORDS = 30
 # Measured on evals/conversations.jsonl with MiniLM: follow-ups that point back gain 0.2-0.6 in best
 # similarity from the carried topic, independent questions -0.3 to +0.19 spread over 3-9 topic words.
 GAIN_PER_TOPIC_WORD = 0.06
@@ -154,7 +155,8 @@ def carried(history: Sequence[str], retriever: HybridRetriever, *, with_names: b
             spans.insert(0, span)
         if not reading.points_back and len(reading.topic) > THIN_TOPIC_WORDS:
             break
-    return "; ".join(spans)
+    words = "; ".join(spans).split()
+    return " ".join(words[-MAX_CARRIED_WORDS:])  # a long earlier question must not swamp the new one
 
 
 def _span(text: str, words: Sequence[str]) -> str:
