@@ -14,19 +14,22 @@ The rule, from the question's own content, checked by retrieval:
    - Fewer than two topic words ("Why?", "What about the LSDA report?", "How can that be overcome?"):
      there is nothing of its own to search by, so it borrows the topic.
    - Two or more topic words and no pointing back: it stands alone.
-   - Pointing back with at most two topic words ("What are the drawbacks of it?"): it borrows.
+   - Pointing back with at most two topic words ("What are the drawbacks of it?"), or with a
+     demonstrative ("those types", "this approach", which always refer outside the question): it borrows.
    - Pointing back with more of its own topic: retrieval decides. The question is searched alone and
      with the carried context; the context is kept only when it raises the best passage's similarity
      by more than `GAIN_PER_TOPIC_WORD` per topic word the question brings. A question vague on its
      own finds much closer evidence once the topic is added; a specific one gains little or loses,
      and the more topic it brings, the more the context must add to be believed.
-4. **What is borrowed.** The topic words of the previous turn (walking further back while a turn itself
-   leaned on the one before), and its report focus (the report names in those turns) unless the new
+4. **What is borrowed.** The topic words of the previous turn, in order and with a lone function word
+   between two of them kept ("Centres of Vocational Excellence"), walking further back while a turn itself
+   leaned on the one before; and its report focus (the report names in those turns) unless the new
    question names reports of its own, which then win ("What about the LSDA report?" keeps the topic
    and switches the report).
 
 A question that stands alone is retrieved with exactly the call used when it is asked alone, and with
 an LLM writer the same check guards `condense`: only a question that needs the conversation is condensed.
+The thresholds (two topic words, 0.06 per word) were set on evals/conversations.jsonl; see README.
 Earlier turns are read by content alone (rules 1-3 without the retrieval check), which keeps a long
 conversation from costing a retrieval per turn.
 """
