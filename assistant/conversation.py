@@ -186,15 +186,18 @@ def resolve(
     k: int,
     reports: Sequence[str] | None = None,
     condense: Callable[[Sequence[str], str], str] | None = None,
+    names_from: str | None = None,
 ) -> Resolution:
     """Retrieve for `question` in its conversation: alone when it stands alone, else with what it lacks.
 
     `condense` (an LLM writer's) rewrites a question that needs the conversation; it is never called
-    for one that stands alone.
+    for one that stands alone. `names_from` is the user's own text checked for unknown names (default:
+    `question`), for callers that search a cleaned-up form of what the user typed.
     """
+    names_from = names_from or question
 
     def alone() -> Retrieval:
-        return retriever.retrieve(question, k, reports, names_from=question)
+        return retriever.retrieve(question, k, reports, names_from=names_from)
 
     if not history:
         return Resolution(alone(), question, reason="no conversation")
@@ -206,7 +209,7 @@ def resolve(
     if not context:
         return Resolution(alone(), question, reason="nothing to carry from the conversation")
     query = f"{question} ({context})"
-    with_context = retriever.retrieve(query, k, reports, names_from=question)
+    with_context = retriever.retrieve(query, k, reports, names_from=names_from)
     if not reading.needs_topic:
         solo = alone()
         gain = with_context.best_dense - solo.best_dense
@@ -215,5 +218,5 @@ def resolve(
     borrowed = ("topic",) if names_own or not retriever.router.named(context) else ("topic", "report focus")
     if condense is not None:
         query = condense(list(history), question).strip() or query
-        with_context = retriever.retrieve(query, k, reports, names_from=question)
+        with_context = retriever.retrieve(query, k, reports, names_from=names_from)
     return Resolution(with_context, query, searched_as=query, borrowed=borrowed, reason="needs the conversation")
