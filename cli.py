@@ -203,13 +203,22 @@ def _read_batch(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+CHAT_HELP = """Commands:
+  /help        this list
+  /new         forget the conversation and start again
+  /report ID   search only that report (several ids: several reports); /report alone clears it
+  /quit        end the session (so does Ctrl-D)
+Anything else is a question. A question that stands on its own is answered as if asked first;
+one that leans on the conversation ("and how were they funded?") borrows what it lacks."""
+
+
 @app.command()
 @edge
 def chat(
     report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
     writer: Annotated[str | None, typer.Option(help="Answer writer: extractive, ollama, openai.")] = None,
 ) -> None:
-    """An interactive session that remembers the conversation. Empty line or Ctrl-D to quit.
+    """An interactive session that remembers the conversation. /help lists the commands; /quit or Ctrl-D ends it.
 
     Example: `assistant chat` then "What are employer networks?" and "And how were they funded?"
     """
@@ -217,21 +226,57 @@ def chat(
 
     assistant = Assistant.from_settings(_settings(writer=writer))
     history: list[str] = []
-    console.print("Ask about the reports. An empty line ends the session.")
+    focus: list[str] = assistant.check_reports(report) or []
+    console.print("Ask about the reports. /help lists the commands, /quit ends the session.")
     while True:
         try:
-            question = console.input("[bold cyan]you> [/]").strip()
+            line = console.input("[bold cyan]you> [/]").strip()
         except EOFError:
+            console.print()
             break
-        if not question:
-            break
+        if not line:
+            console.print("(Type a question, /help for the commands, or /quit to end the session.)")
+            continue
+        if line.startswith("/"):
+            if _chat_command(line, assistant, history, focus) == "quit":
+                break
+            continue
         try:
-            answer = assistant.ask(question, history, report)
+            answer = assistant.ask(line, history, focus or None)
         except AssistantError as exc:
             errors.print(f"[red]{exc}[/]")
             continue
+        if answer.searched_as:
+            console.print(f"[dim]Searched as: {answer.searched_as}[/]", highlight=False)
         _print_answer(answer, as_json=False)
-        history.append(question)
+        history.append(line)
+
+
+def _chat_command(line: str, assistant: Any, history: list[str], focus: list[str]) -> str:
+    """Carry out one /command of `assistant chat`, changing `history` and `focus` in place."""
+    name, _, argument = line.partition(" ")
+    name, argument = name.lower(), argument.strip()
+    if name in {"/quit", "/exit", "/q"}:
+        return "quit"
+    if name == "/help":
+        console.print(CHAT_HELP, highlight=False, markup=False)
+    elif name == "/new":
+        history.clear()
+        console.print("New conversation: earlier questions are forgotten.")
+    elif name == "/report":
+        if not argument:
+            focus.clear()
+            console.print("Report focus cleared: searching all reports.")
+            return ""
+        try:
+            focus[:] = assistant.check_reports(argument.split())
+        except AssistantError as exc:
+            errors.print(f"[red]{exc}[/]", highlight=False)
+            return ""
+        console.print(f"Focus: {', '.join(focus)}. /report alone clears it.", highlight=False)
+    else:
+        errors.print(f"Unknown command {name}: /help lists the commands.", highlight=False)
+    return ""
 
 
 @app.command()
@@ -261,14 +306,27 @@ def evaluate(
     cases: Annotated[Path | None, typer.Option(help="Cases file (default evals/cases.jsonl).")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="Fail if a metric is below evals/thresholds.toml.")] = False,
     out: Annotated[Path | None, typer.Option(help="Report folder (default evals/reports).")] = None,
+    conversations: Annotated[
+        bool, typer.Option("--conversations/--no-conversations", help="Also score evals/conversations.jsonl.")
+    ] = True,
 ) -> None:
     """Score answers against the known findings and write a report (JSON, Markdown, PNG).
 
+    Also scores the conversation set (evals/conversations.jsonl) unless `--no-conversations`.
+
     Example: `assistant eval --baseline --gate`
     """
-    from evals.runner import run_cli
+    from evals.runner import DEFAULT_CONVERSATIONS, run_cli
 
-    code = run_cli(_settings(writer=writer), cases=cases, baseline=baseline, gate=gate, out=out, console=console)
+    code = run_cli(
+        _settings(writer=writer),
+        cases=cases,
+        baseline=baseline,
+        gate=gate,
+        out=out,
+        console=console,
+        conversations=DEFAULT_CONVERSATIONS if conversations else None,
+    )
     if code:
         raise typer.Exit(code)
 

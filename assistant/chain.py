@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
-from assistant.conversation import standalone_query
+from assistant.conversation import resolve
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
@@ -98,11 +98,11 @@ class Assistant:
         reading = read_question(question)
         # Injected instructions are not searched for; the question under them is.
         query = reading.ask if reading.override else question
-        if history:
-            condense = getattr(answer_writer, "condense", None)
-            query = condense(history, query) if condense else standalone_query(query, history)
+        # conversation.py decides whether the question stands alone (then searched exactly as if asked alone).
+        condense = getattr(answer_writer, "condense", None)
         pool = max(self.settings.top_k, self.settings.pool_k)
-        found = self.retriever.retrieve(query, pool, reports, names_from=question)
+        resolution = resolve(query, history, self.retriever, pool, reports, condense, names_from=question)
+        found = resolution.found
         if reading.premise:
             # The claim the question takes for granted is checked against its own evidence.
             claim = self.retriever.retrieve(reading.premise, 4, reports, names_from=question)
@@ -140,6 +140,7 @@ class Assistant:
                 yield from answer.answer.splitlines(keepends=True)
         done = time.perf_counter()
         answer.id = id
+        answer.searched_as = resolution.searched_as
         answer.timings_ms = {
             "retrieve": (retrieved - started) * 1000,
             "generate": (done - retrieved) * 1000,

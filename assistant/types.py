@@ -262,6 +262,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     notice: str = ""
+    searched_as: str = ""  # the query actually searched, when the conversation added context
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON contract documented in the README."""
@@ -273,6 +274,7 @@ class Answer:
             "verified": self.verified,
             "removed": self.removed,
             "writer": self.writer,
+            "searched_as": self.searched_as,
             "citations": [
                 {
                     "n": c.n,

@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from evals.metrics import COUNT_METRICS, METRICS, NOT_SHARES
+from evals.metrics import COUNT_METRICS, HIT_DEPTH, METRICS, NOT_SHARES
 
 LATEST = "latest"
 
@@ -111,6 +111,7 @@ def markdown(report: dict[str, Any]) -> str:
         if answer:
             lines += ["", "<details><summary>Answer</summary>", "", answer, "", "</details>"]
         lines.append("")
+    lines += conversation_lines(report)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -258,5 +259,74 @@ def print_summary(report: dict[str, Any], console: Console, *, gate: bool) -> No
         for reason, n in list(counts.items())[:10]:
             table.add_row(reason, str(n))
         console.print(table)
+    if report.get("conversations"):
+        console.print(conversation_table(report))
     if gate and not report["gate"]["passed"]:
         console.print(gate_table(report))
+
+
+# -- conversations -------------------------------------------------------------------------------------
+
+_CONVERSATION_LABELS = {
+    "conv_independent_identical_top5": "independent: same top 5 as asked alone",
+    "conv_independent_context_added": "independent: context wrongly added",
+    "conv_followup_hit_at_5": "follow-up: hit@5 in the conversation",
+    "conv_standalone_hit_at_5": "follow-up: hit@5 of the standalone version",
+    "conv_followup_gap": "follow-up: conversation minus standalone",
+    "conv_followup_context_added": "follow-up: context added",
+}
+
+
+def conversation_lines(report: dict[str, Any]) -> list[str]:
+    """The Markdown section for the conversation set: metrics, then the cases that missed."""
+    conv = report.get("conversations")
+    if not conv:
+        return []
+    lines = [
+        "",
+        "## Conversations",
+        "",
+        f"`{conv['file']}`: {conv['n']} conversations "
+        f"({conv['by_kind'].get('independent', 0)} independent, {conv['by_kind'].get('followup', 0)} follow-ups).",
+        "",
+        _row(["metric", "value", "floor / ceiling"]),
+        _row(["---", "---:", "---"]),
+    ]
+    for metric, label in _CONVERSATION_LABELS.items():
+        value = conv["metrics"].get(metric)
+        lines.append(_row([f"{label} (`{metric}`)", fmt(value, metric), bound_of(metric, report["thresholds"])]))
+    broken = [c for c in conv["cases"] if c["error"]]
+    if broken:
+        lines += ["", f"**{len(broken)} conversation(s) raised an error:**", ""]
+        lines += [f"- `{c['id']}`: {c['error']}" for c in broken]
+    changed = [c for c in conv["cases"] if c["kind"] == "independent" and not c["identical_top5"]]
+    missed = [c for c in conv["cases"] if c["kind"] == "followup" and not _hit(c["rank"])]
+    if changed:
+        lines += ["", "Independent questions whose passages changed:", ""]
+        lines += [f"- `{c['id']}`: {c['question']} (searched as: {c['searched_as'] or '–'})" for c in changed]
+    if missed:
+        lines += ["", "Follow-ups whose evidence was not in the top 5 (rank in conversation / standalone):", ""]
+        lines += [
+            f"- `{c['id']}`: {c['question']} — {c['rank'] or '–'} / {c['standalone_rank'] or '–'}"
+            f" (searched as: {c['searched_as'] or 'the question alone'})"
+            for c in missed
+        ]
+    return lines
+
+
+def _hit(rank: int | None) -> bool:
+    return rank is not None and rank <= HIT_DEPTH
+
+
+def conversation_table(report: dict[str, Any]) -> Table:
+    """The conversation metrics for the terminal."""
+    conv = report["conversations"]
+    errors = f", [red]{conv['errors']} raised errors[/]" if conv.get("errors") else ""
+    table = Table(title=f"Conversations: {conv['n']} from {conv['file']}{errors}")
+    for column in ("metric", "value", "floor / ceiling"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    failed = {f["metric"] for f in report["gate"]["failures"]}
+    for metric, label in _CONVERSATION_LABELS.items():
+        value = fmt(conv["metrics"].get(metric), metric)
+        table.add_row(label, f"[red]{value}[/]" if metric in failed else value, bound_of(metric, report["thresholds"]))
+    return table

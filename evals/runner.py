@@ -31,6 +31,7 @@ from evals.report import print_summary, write_reports
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_CASES = EVALS_DIR / "cases.jsonl"
+DEFAULT_CONVERSATIONS = EVALS_DIR / "conversations.jsonl"
 DEFAULT_OUT = EVALS_DIR / "reports"
 THRESHOLDS = EVALS_DIR / "thresholds.toml"
 
@@ -155,6 +156,22 @@ def _with_progress(
         return run_cases(cases, pipeline, sources, lambda _: progress.advance(task))
 
 
+def score_conversation_set(path: Path, product: _Product, console: Console) -> dict[str, Any]:
+    """The conversation set (evals/conversations.py) through the real chain, with a progress bar."""
+    from evals.conversations import load_conversations, run_conversations
+
+    try:
+        total = len(load_conversations(path))
+    except ValueError as exc:
+        raise AssistantError(f"Bad conversation file: {exc}") from exc
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("conversations", total=total)
+        scored = run_conversations(path, product, lambda _: progress.advance(task))
+    scored["file"] = _display_path(path)
+    return scored
+
+
 def evaluate(
     settings: Settings,
     cases_path: Path = DEFAULT_CASES,
@@ -162,6 +179,7 @@ def evaluate(
     baseline: bool = False,
     thresholds_path: Path = THRESHOLDS,
     console: Console | None = None,
+    conversations_path: Path | None = DEFAULT_CONVERSATIONS,
 ) -> dict[str, Any]:
     """Run and score every case (and the baseline if asked): the report as a JSON-ready dict."""
     prepare_runtime()
@@ -182,10 +200,14 @@ def evaluate(
             pipeline = BaselinePipeline(settings, product.assistant.embedder)
         base_results = _with_progress("baseline", cases, pipeline, sources, console)
         base = _json_ready(_scored(base_results))
+    conversations = score_conversation_set(conversations_path, product, console) if conversations_path else None
     thresholds = load_thresholds(thresholds_path)
     # No thresholds file means nothing to gate on: that is a failure, not a silent pass.
     missing = {"metric": f"(no floors in {_display_path(thresholds_path)})", "value": None, "bound": "min", "limit": 0}
-    gate_failures = check_gate(scored["metrics"], thresholds) if thresholds else [missing]
+    gated = {**scored["metrics"], **(conversations or {}).get("metrics", {})}
+    if conversations is None:  # the conversation floors apply when the conversation set was run
+        thresholds = {b: {m: v for m, v in t.items() if not m.startswith("conv_")} for b, t in thresholds.items()}
+    gate_failures = check_gate(gated, thresholds) if thresholds else [missing]
     failing = [r for r in results if not r.passed]
     return {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -194,6 +216,7 @@ def evaluate(
         "n_cases": len(cases),
         **_json_ready(scored),
         "baseline": base,
+        "conversations": conversations,
         "thresholds": thresholds,
         "gate": {"passed": not gate_failures, "failures": gate_failures},
         "reason_counts": reason_counts(results),
@@ -214,10 +237,21 @@ def run_cli(
     out: Path | None = None,
     console: Console | None = None,
     thresholds: Path = THRESHOLDS,
+    conversations: Path | None = DEFAULT_CONVERSATIONS,
 ) -> int:
-    """Evaluate, write the reports, print the summary; 1 when `gate` is set and a metric broke its bound."""
+    """Evaluate, write the reports, print the summary; 1 when `gate` is set and a metric broke its bound.
+
+    `conversations` is the conversation set to score as well (None skips it and its floors).
+    """
     console = console or Console()
-    report = evaluate(settings, cases or DEFAULT_CASES, baseline=baseline, thresholds_path=thresholds, console=console)
+    report = evaluate(
+        settings,
+        cases or DEFAULT_CASES,
+        baseline=baseline,
+        thresholds_path=thresholds,
+        console=console,
+        conversations_path=conversations,
+    )
     paths = write_reports(report, out or DEFAULT_OUT)
     print_summary(report, console, gate=gate)
     console.print(f"Reports: {paths['json']}, {paths['md']}, {paths['png']}", highlight=False)

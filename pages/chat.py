@@ -110,6 +110,13 @@ def show_turn(turn: Turn, index: int, assistant: Assistant, details: bool) -> No
             st.error(turn.error, icon=":material/error:")
         elif turn.answer is not None:
             render_answer(turn.answer, assistant.catalog, key=str(index), show_details=details)
+            searched_as(turn.answer)
+
+
+def searched_as(answer: Answer) -> None:
+    """Under a follow-up's answer: what was actually searched once the conversation added context."""
+    if answer.searched_as:
+        st.caption(literal(f"Searched as: {answer.searched_as}"), help="This question leaned on the conversation.")
 
 
 def answer_pieces(events: Iterator[str | Answer], into: list[Answer]) -> Iterator[str]:
@@ -147,6 +154,7 @@ def answer(assistant: Assistant, question: str, options: dict) -> Turn:
         if final:
             turn.answer = final[0]
             render_answer(turn.answer, assistant.catalog, key=str(len(turns())), show_details=options["details"])
+            searched_as(turn.answer)
         else:
             st.error(turn.error or "No answer was produced; try again.", icon=":material/error:")
     return turn

@@ -267,3 +267,25 @@ def test_evaluation_page_reads_min_and_max_thresholds(tmp_path):
     assert not at.exception
     assert [m.value for m in at.metric] == ["0.800", "0.100", "120 ms"]
     assert [e.value for e in at.error] == ["Outside the quality gate: false\\_abstention."]
+
+
+def test_independent_questions_in_a_row_answer_as_in_a_new_conversation(app_env):
+    second = "What stops small firms from training their staff?"
+    at = ask(ask(start(), IN_SCOPE), second)
+    in_a_row = at.session_state["turns"][1].answer
+    fresh = ask(start(), second).session_state["turns"][0].answer
+    assert in_a_row is not None and fresh is not None
+    assert in_a_row.searched_as == ""
+    assert in_a_row.answer == fresh.answer
+    assert [c.quote for c in in_a_row.citations] == [c.quote for c in fresh.citations]
+    assert [p.chunk.chunk_id for p in in_a_row.passages] == [p.chunk.chunk_id for p in fresh.passages]
+    assert not any("Searched as" in c.value for c in at.caption)
+
+
+def test_follow_up_shows_what_was_searched_under_the_answer(app_env):
+    from pages.text import literal
+
+    at = ask(ask(start(), "What are employer networks?"), "And how were they paid for?")
+    answer = at.session_state["turns"][1].answer
+    assert answer is not None and "networks" in answer.searched_as
+    assert literal(f"Searched as: {answer.searched_as}") in [c.value for c in at.caption]

@@ -216,3 +216,24 @@ def test_two_sessions_keep_separate_conversations(browser, app_url):
     finally:
         first.close()
         second.close()
+
+
+def test_independent_questions_in_a_row_answer_as_in_a_new_conversation(browser, app_url):
+    second = "What stops small firms from training their staff?"
+    first_context, fresh_context = browser.new_context(viewport=VIEWPORT), browser.new_context(viewport=VIEWPORT)
+    try:
+        in_a_row, fresh = first_context.new_page(), fresh_context.new_page()
+        open_app(in_a_row, app_url)
+        open_app(fresh, app_url)
+        ask(in_a_row, "How can colleges engage small employers?")
+        after = ask(in_a_row, second)
+        alone = ask(fresh, second)
+        expect(after).not_to_contain_text("Searched as")
+        assert after.inner_text() == alone.inner_text()
+        shot(in_a_row, "07-independent-second-question", top=after)
+        follow_up = ask(in_a_row, "And how were they paid for?")
+        expect(follow_up).to_contain_text("Searched as: And how were they paid for? (")
+        shot(in_a_row, "08-follow-up-searched-as", top=follow_up)
+    finally:
+        first_context.close()
+        fresh_context.close()

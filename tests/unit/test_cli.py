@@ -101,3 +101,49 @@ def test_index_built_with_another_chunker_asks_for_a_rebuild(env: Settings, monk
     result = runner.invoke(app, ["ask", "How are networks funded?"])
     assert result.exit_code == 1
     assert "--rebuild" in result.output
+
+
+def test_chat_help_lists_the_commands_and_quit_ends_the_session(env: Settings) -> None:
+    result = runner.invoke(app, ["chat"], input="/help\n/quit\nWhat are employer networks?\n")
+    assert result.exit_code == 0, result.output
+    assert all(command in result.output for command in ("/new", "/report ID", "/quit"))
+    assert "Sources" not in result.output  # nothing after /quit was asked
+
+
+def test_chat_empty_line_says_how_to_quit_and_keeps_going(env: Settings) -> None:
+    result = runner.invoke(app, ["chat"], input="\nWhat are employer networks?\n")
+    assert result.exit_code == 0, result.output
+    assert "/quit to end the session" in result.output
+    assert "Sources" in result.output  # the question after the empty line was answered
+
+
+def test_chat_shows_what_a_follow_up_searched_and_new_forgets(env: Settings) -> None:
+    lines = ["What are employer networks?", "And how were they paid for?", "/new", "And how were they paid for?"]
+    result = runner.invoke(app, ["chat"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    before, after = result.output.split("New conversation", 1)
+    assert "Searched as: And how were they paid for? (employer networks)" in before
+    assert "Searched as" not in after
+
+
+def test_chat_report_focus_and_bad_commands(env: Settings) -> None:
+    lines = ["/report nope", "/report beta-2015", "What do employers value?", "/report", "/bogus", "/quit"]
+    result = runner.invoke(app, ["chat"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Unknown report nope" in text and "Unknown command /bogus" in text
+    focused = text.split("Focus: beta-2015", 1)[1].split("Report focus cleared", 1)[0]
+    assert "Colleges and Small Employers" in focused and "Employer Networks in Practice" not in focused
+
+
+def test_ask_json_has_searched_as(env: Settings, tmp_path: Path) -> None:
+    batch = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "f", "question": "And how were they paid for?", "history": ["What are employer networks?"]},
+        {"id": "s", "question": "What stops small firms from training their staff?", "history": ["What are networks?"]},
+    ]
+    batch.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = runner.invoke(app, ["ask", "--batch", str(batch), "--json"])
+    follow_up, standalone = (json.loads(line) for line in result.output.splitlines())
+    assert follow_up["searched_as"].startswith("And how were they paid for? (")
+    assert standalone["searched_as"] == ""
