@@ -16,7 +16,7 @@ from assistant.types import Chunk, Passage
 MAX_QUOTE_WORDS = 55
 MIN_QUOTE_WORDS = 6
 MIN_ITEM_WORDS = 3
-MAX_ITEMS = 6
+MAX_ITEMS = 5
 
 _URL = re.compile(r"https?://|www\.|\.(?:org|com|gov|ac)\.uk\b|\.(?:com|org|net)\b|@\w+\.", re.IGNORECASE)
 _REFERENCE = re.compile(
@@ -158,11 +158,12 @@ def candidates(passages: Sequence[Passage]) -> Iterator[Candidate]:
                 if not _item_ok(sentence) or len(sentence.split()) < MIN_QUOTE_WORDS:
                     continue
                 lead = _lead_in(chunk, i, kinds)
+                if lead is not None:
+                    continue  # quoted with its lead-in, as one list (see above)
                 key = _key(sentence)
                 if key not in seen:
                     seen.add(key)
-                    lead_text = quotable_form(sentences[lead]) if lead is not None else ""
-                    yield Candidate(n, chunk, i, quotable_form(sentence), lead_in=lead_text, kind="list_item")
+                    yield Candidate(n, chunk, i, quotable_form(sentence), kind="list_item")
                 continue
             if kind != "body" or not _body_ok(sentence):
                 continue

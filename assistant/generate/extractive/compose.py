@@ -39,7 +39,10 @@ def point(c: Candidate, label: str, *, with_label: bool = True, label_first: boo
         line = f"- *{label}*: {body}"
     else:
         line = f"- {body}" + (f" — *{label}*" if with_label else "")
-    return line + "".join(f"\n  - “{trim(item)}” [{c.passage}]" for item in c.items)
+    if c.items:
+        # The items as one quote, joined by ellipses (each must occur, in order): one citation per list.
+        line += f"\n  “{' … '.join(trim(item) for item in c.items)}” [{c.passage}]"
+    return line
 
 
 def heading(c: Candidate) -> str:
