@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from itertools import groupby
 from pathlib import Path
@@ -13,10 +14,11 @@ import streamlit as st
 
 from assistant.chain import Assistant
 from assistant.errors import AssistantError, IngestError
+from assistant.export import sentence_span
 from assistant.types import Chunk, ReportInfo
 from ingest.loaders import save_upload
 from pages.runtime import load_assistant, reload_assistant, stop_with
-from pages.text import STYLE, highlight_html, literal
+from pages.text import STYLE, literal, passage_html
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
 
@@ -33,8 +35,11 @@ def catalog_entry(info: ReportInfo, chunks: int, sections: int, *, heading: bool
         st.header(literal(info.title), divider="gray")
     else:
         st.markdown(f"**{literal(info.title)}**")
-    facts = [info.byline, str(info.year or "n.d."), info.publisher, info.series]
+    facts = [info.label, info.byline, str(info.year or "n.d."), info.publisher, info.series]
     st.caption(" · ".join(literal(f) for f in facts if f))
+    found = [f"ISBN {info.isbn}" if info.isbn else "", f"available from {info.url}" if info.url else ""]
+    if any(found):
+        st.caption(literal(" · ".join(f for f in found if f)))
     if info.kind:
         st.markdown(f"*Method:* {literal(info.kind)}")
     if info.note:
@@ -126,8 +131,50 @@ def back_to_library() -> None:
     st.query_params.clear()
 
 
-def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
-    """One report, one section at a time; the target passage (from a citation) is highlighted."""
+# Headings where a report's own text begins, after its cover, credits and contents.
+_OPENING = re.compile(
+    r"^(?:\d{1,2}\.?|[A-Z])\s+\S|\b(?:abstract|introduction|executive summary|summary|overview|background)\b",
+    re.IGNORECASE,
+)
+
+
+def first_real_section(sections: list[tuple[str, list[Chunk]]]) -> int:
+    """The section a reader starts at: the first that opens the report's own text, not the front matter."""
+    for i, (label, _) in enumerate(sections):
+        if label != "(front matter)" and _OPENING.search(label):
+            return i
+    return 0
+
+
+def visible_pieces(run: list[Chunk], target: str | None) -> list[tuple[Chunk, int, int]]:
+    """(chunk, start, end) offsets into each chunk's text so that text shared by neighbouring passages
+    (the chunks overlap by a sentence) is shown once; the target passage is always shown whole."""
+    cited = next((c for c in run if c.chunk_id == target), None)
+    pieces: list[tuple[Chunk, int, int]] = []
+    shown_until = -1
+    for chunk in run:
+        start, end = chunk.char_start, chunk.char_end
+        if chunk is not cited:
+            start = max(start, shown_until)
+            if cited is not None and chunk.ordinal < cited.ordinal:
+                end = min(end, cited.char_start)
+        if end > start:
+            pieces.append((chunk, start - chunk.char_start, end - chunk.char_start))
+        shown_until = max(shown_until, end)
+    return pieces
+
+
+def _span(value: str | None, text: str) -> tuple[int, int] | None:
+    """The `at=start-end` query parameter as offsets into `text`; None if absent or not valid."""
+    match = re.fullmatch(r"(\d{1,6})-(\d{1,6})", value or "")
+    if not match:
+        return None
+    a, b = int(match[1]), int(match[2])
+    return (a, b) if 0 <= a < b <= len(text) else None
+
+
+def reader(info: ReportInfo, chunks: list[Chunk], target: str | None, at: str | None = None) -> None:
+    """One report, one section at a time; the cited sentence (from a source card) is highlighted."""
     st.button("← All reports", on_click=back_to_library)
     sections = sections_of(chunks)
     catalog_entry(info, len(chunks), len(sections), heading=True)
@@ -139,7 +186,7 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
         st.warning("That passage is no longer in the index (the report was re-ingested); showing the start.")
     key = f"section-{info.id}-{target}"
     if key not in st.session_state:
-        st.session_state[key] = start or 0
+        st.session_state[key] = first_real_section(sections) if start is None else start
     choice = st.selectbox(
         "Section",
         range(len(sections)),
@@ -148,14 +195,17 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
     )
     label, run = sections[choice]
     st.markdown(f"#### {literal(label)}")
-    for chunk in run:
+    for chunk, a, b in visible_pieces(run, target):
+        where = f"{chunk.place} ({chunk.lines})" if chunk.lines else chunk.place
         if chunk.chunk_id == target:
-            with st.container(border=True):
-                st.caption(literal(f"Cited passage · {chunk.location}"))
-                st.markdown(highlight_html(chunk.text, chunk.text), unsafe_allow_html=True)
+            span = _span(at, chunk.text)
+            marks = [sentence_span(chunk.text, span, chunk.sentences)] if span else []
+            with st.container(border=True, key="cited-passage"):
+                st.caption(literal(f"Cited passage · {where}"))
+                st.markdown(passage_html(chunk.text, marks), unsafe_allow_html=True)  # escaped report text
         else:
-            st.caption(literal(chunk.location))
-            st.markdown(highlight_html(chunk.text, ""), unsafe_allow_html=True)
+            st.caption(literal(where))
+            st.markdown(passage_html(chunk.text[a:b]), unsafe_allow_html=True)  # escaped report text
     previous, _, following = st.columns([1, 2, 1])
     previous.button("← Previous", disabled=choice == 0, on_click=_step, args=(key, -1), width="stretch")
     following.button("Next →", disabled=choice == len(sections) - 1, on_click=_step, args=(key, 1), width="stretch")
@@ -182,7 +232,7 @@ def main() -> None:
         counts = Counter(c.report for c in assistant.retriever.lexical.chunks)
         st.caption(f"{sum(counts.values())} passages indexed in all.")
         return
-    reader(info, by_report.get(info.id, []), st.query_params.get("chunk"))
+    reader(info, by_report.get(info.id, []), st.query_params.get("chunk"), st.query_params.get("at"))
 
 
 main()
