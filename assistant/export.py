@@ -335,7 +335,7 @@ def briefing_docx(
         doc.add_paragraph("No report was cited.")
     for info in note.references:
         p = doc.add_paragraph(style="List Number")
-        p.add_run(f"{info.label}. ").bold = True
+        p.add_run(f"{info.label} — ").bold = True
         p.add_run(full_reference(info))
     buffer = BytesIO()
     doc.save(buffer)
