@@ -1,13 +1,12 @@
 """The library: each report's catalog entry, chunk count and sections; read a report section by section.
 
-`?report=<id>&chunk=<chunk_id>` opens that report at that passage (the source cards link here).
+`?report=<id>&chunk=<chunk_id>&at=<start>-<end>` opens that report at that passage with the sentence holding
+characters start..end of the passage highlighted (the source cards link here).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from itertools import groupby
 from pathlib import Path
 
 import streamlit as st
@@ -17,16 +16,11 @@ from assistant.errors import AssistantError, IngestError
 from assistant.export import sentence_span
 from assistant.types import Chunk, ReportInfo
 from ingest.loaders import save_upload
+from pages.reading import first_real_section, parse_span, sections_of, visible_pieces
 from pages.runtime import load_assistant, reload_assistant, stop_with
 from pages.text import STYLE, literal, passage_html
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
-
-
-def sections_of(chunks: list[Chunk]) -> list[tuple[str, list[Chunk]]]:
-    """A report's chunks in reading order, grouped into runs that share a section."""
-    ordered = sorted(chunks, key=lambda c: c.ordinal)
-    return [(label, list(run)) for label, run in groupby(ordered, key=lambda c: c.section_label)]
 
 
 def catalog_entry(info: ReportInfo, chunks: int, sections: int, *, heading: bool = False) -> None:
@@ -131,48 +125,6 @@ def back_to_library() -> None:
     st.query_params.clear()
 
 
-# Headings where a report's own text begins, after its cover, credits and contents.
-_OPENING = re.compile(
-    r"^(?:\d{1,2}\.?|[A-Z])\s+\S|\b(?:abstract|introduction|executive summary|summary|overview|background)\b",
-    re.IGNORECASE,
-)
-
-
-def first_real_section(sections: list[tuple[str, list[Chunk]]]) -> int:
-    """The section a reader starts at: the first that opens the report's own text, not the front matter."""
-    for i, (label, _) in enumerate(sections):
-        if label != "(front matter)" and _OPENING.search(label):
-            return i
-    return 0
-
-
-def visible_pieces(run: list[Chunk], target: str | None) -> list[tuple[Chunk, int, int]]:
-    """(chunk, start, end) offsets into each chunk's text so that text shared by neighbouring passages
-    (the chunks overlap by a sentence) is shown once; the target passage is always shown whole."""
-    cited = next((c for c in run if c.chunk_id == target), None)
-    pieces: list[tuple[Chunk, int, int]] = []
-    shown_until = -1
-    for chunk in run:
-        start, end = chunk.char_start, chunk.char_end
-        if chunk is not cited:
-            start = max(start, shown_until)
-            if cited is not None and chunk.ordinal < cited.ordinal:
-                end = min(end, cited.char_start)
-        if end > start:
-            pieces.append((chunk, start - chunk.char_start, end - chunk.char_start))
-        shown_until = max(shown_until, end)
-    return pieces
-
-
-def _span(value: str | None, text: str) -> tuple[int, int] | None:
-    """The `at=start-end` query parameter as offsets into `text`; None if absent or not valid."""
-    match = re.fullmatch(r"(\d{1,6})-(\d{1,6})", value or "")
-    if not match:
-        return None
-    a, b = int(match[1]), int(match[2])
-    return (a, b) if 0 <= a < b <= len(text) else None
-
-
 def reader(info: ReportInfo, chunks: list[Chunk], target: str | None, at: str | None = None) -> None:
     """One report, one section at a time; the cited sentence (from a source card) is highlighted."""
     st.button("← All reports", on_click=back_to_library)
@@ -198,7 +150,7 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None, at: str | 
     for chunk, a, b in visible_pieces(run, target):
         where = f"{chunk.place} ({chunk.lines})" if chunk.lines else chunk.place
         if chunk.chunk_id == target:
-            span = _span(at, chunk.text)
+            span = parse_span(at, chunk.text)
             marks = [sentence_span(chunk.text, span, chunk.sentences)] if span else []
             with st.container(border=True, key="cited-passage"):
                 st.caption(literal(f"Cited passage · {where}"))

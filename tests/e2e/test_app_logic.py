@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
+
+from assistant.export import number_sources
+from pages.text import answer_markdown, literal
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 IN_SCOPE = "How can colleges engage small employers?"
@@ -62,9 +66,15 @@ def markdown(at: AppTest) -> list[str]:
 
 def test_empty_state_names_the_reports_and_offers_examples(app_env):
     at = start()
-    intro = next(m for m in markdown(at) if "research reports" in m)
-    assert "Beta (2015)" in intro and "Colleges and Small Employers" in intro
+    assert any("**3 research reports**" in m for m in markdown(at))
+    listing = next(m for m in markdown(at) if m.startswith("- **"))
+    assert listing.splitlines() == [  # a short list by year, not a paragraph
+        "- **Alpha Institute \\(2010\\)** · Employer Networks in Practice",
+        "- **Beta \\(2015\\)** · Colleges and Small Employers",
+        "- **gamma\\-2020\\-brokerage \\(2020\\)** · Job Brokerage for Progression",  # no catalog entry
+    ]
     example = at.button(key="example-For practitioners")
+    assert example.label == "How can colleges engage small employers?"  # the whole question on its button
     example.click().run()
     assert at.session_state["turns"][0].question == example.label
     assert at.session_state["turns"][0].answer is not None
@@ -75,9 +85,14 @@ def test_question_renders_answer_with_citation_cards(app_env):
     answer = at.session_state["turns"][0].answer
     assert answer is not None and not answer.abstained and answer.citations
     text = markdown(at)
-    assert answer.answer.strip() in text  # the verified answer replaced the streamed draft
-    for c in answer.citations:
-        assert f"**\\[{c.n}\\] {c.title}**" in text
+    sources, (numbers,) = number_sources([answer])
+    shown = answer_markdown(answer.answer, numbers).strip()
+    assert shown in [m.strip() for m in text]  # the verified answer replaced the streamed draft
+    headings = [m for m in text if m.startswith("**\\[")]
+    assert len(headings) == len(sources) == len({c.chunk_id for c in answer.citations})  # one card per passage
+    for source in sources:
+        assert headings[source.n - 1].startswith(f"**\\[{source.n}\\] ")
+        assert literal(source.first.title) in headings[source.n - 1]
     assert any("<mark class='quote'>" in m for m in text)  # the quote highlighted in its passage
     assert len(at.chat_message) == 2
 
@@ -214,11 +229,13 @@ def test_reports_page_opens_a_report_at_a_cited_passage(app_env):
     at.switch_page("pages/reports.py")
     at.query_params["report"] = cited.report
     at.query_params["chunk"] = cited.chunk_id
+    offset = cited.passage.index(cited.quote)
+    at.query_params["at"] = f"{offset}-{offset + len(cited.quote)}"
     at.run()
     assert not at.exception
     assert any("Cited passage" in c.value for c in at.caption)
     highlighted = [m for m in markdown(at) if "<mark class='quote'>" in m]
-    assert len(highlighted) == 1 and cited.quote.split()[0] in highlighted[0]
+    assert len(highlighted) == 1 and html.escape(" ".join(cited.quote.split())) in highlighted[0]
 
 
 def _evaluation_page(path: str) -> None:
