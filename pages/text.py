@@ -46,9 +46,17 @@ def answer_markdown(text: str, numbers: Mapping[int, int] | None = None) -> str:
     return "\n".join(lines)
 
 
-def _inline(text: str) -> str:
-    """Escaped HTML of report text with its hard line breaks and runs of spaces folded into single spaces."""
-    return html.escape(re.sub(r"\s+", " ", _CONTROL.sub("", text)))
+# Inside our HTML, Markdown characters become entities too: an HTML block is not parsed as Markdown,
+# but this keeps the text inert even if Streamlit's Markdown pipeline did look inside it.
+_MARKDOWN_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "[]()!$:*_`~\\|{}#"}
+
+
+def html_text(text: str) -> str:
+    """Report text as inert HTML: entities for HTML and Markdown characters, whitespace folded, no controls."""
+    return html.escape(re.sub(r"\s+", " ", _CONTROL.sub("", text))).translate(_MARKDOWN_ENTITIES)
+
+
+_inline = html_text
 
 
 def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 from assistant.export import number_sources
-from pages.text import answer_markdown, literal
+from pages.text import answer_markdown, html_text, literal
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 IN_SCOPE = "How can colleges engage small employers?"
@@ -160,6 +159,83 @@ def test_question_markup_is_shown_as_text(app_env):
     assert shown and all("\\<script\\>" in m for m in shown)
 
 
+def _one_answer(hostile: str) -> None:
+    """An answer citing one passage twice and another once, shown by the real answer view."""
+    from assistant.catalog import Catalog
+    from assistant.types import Answer, Citation, ReportInfo
+    from pages.answer_view import render_answer
+
+    info = ReportInfo(
+        id="ssda-2008", file="ssda.txt", title="Employer Engagement", year=2008,
+        authors=("Chris Cooper", "Iain Mackinnon"), publisher="Sector Skills Development Agency",
+        series="SSDA Research Report 29", aliases=("SSDA",),
+    )
+    first = f"Time is the main barrier. {hostile} Cost comes second."
+    second = "Employers value flexible delivery."
+
+    def cite(n: int, quote: str, passage: str, chunk: str) -> Citation:
+        return Citation(
+            n=n, report=info.id, title=info.title, byline=info.byline, year=2008, section="3. Influences",
+            location="lines 612–618", quote=quote, chunk_id=chunk, passage=passage, label=info.label,
+            place="§3.3 Barriers to engagement",
+        )
+
+    citations = [
+        cite(1, "Time is the main barrier.", first, "ssda-2008:a"),
+        cite(2, second, second, "ssda-2008:b"),
+        cite(3, hostile, first, "ssda-2008:a"),
+    ]
+    text = "**In short:** “Time is the main barrier.” [1]\n- “Employers value flexible delivery.” [2]"
+    text += f"\n- “{hostile}” [3] — *SSDA (2008)*"
+    answer = Answer(question="What stops employers?", answer=text, citations=citations)
+    render_answer(answer, Catalog({info.id: info}), key="t", show_details=False)
+
+
+HOSTILE = "See ![logo](http://evil.example/p.png) [site](http://evil.example) :red[alert] $x^2$ <b>bold</b>"
+
+
+def test_one_card_per_passage_with_label_facts_place_and_every_quote(downloads, monkeypatch):
+    import streamlit as st
+
+    links: list[dict] = []  # st.page_link needs the app's navigation, which a function script lacks
+    monkeypatch.setattr(st, "page_link", lambda page, **kwargs: links.append(kwargs["query_params"]))
+    at = AppTest.from_function(_one_answer, args=(HOSTILE,)).run()
+    assert not at.exception
+    assert links == [
+        {"report": "ssda-2008", "chunk": "ssda-2008:a", "at": f"0-{len('Time is the main barrier.')}"},
+        {"report": "ssda-2008", "chunk": "ssda-2008:b", "at": "0-34"},
+    ]
+    text = markdown(at)
+    headings = [m for m in text if m.startswith("**\\[")]
+    assert headings == [
+        "**\\[1\\] SSDA \\(2008\\) · Employer Engagement**",
+        "**\\[2\\] SSDA \\(2008\\) · Employer Engagement**",
+    ]
+    answer_text = next(m for m in text if m.startswith("**In short"))
+    assert answer_text.endswith("\\[1\\] — *SSDA \\(2008\\)*")  # [3] is on card [1]: the text follows the cards
+    assert "\\[3\\]" not in answer_text
+    assert "Chris Cooper\\, Iain Mackinnon · Sector Skills Development Agency · SSDA Research Report 29" in [
+        c.value for c in at.caption
+    ]
+    assert f":material/place: {literal('§3.3 Barriers to engagement (lines 612–618)')}" in text
+    quotes = [m for m in text if "source-quote" in m]
+    assert len(quotes) == 2 and quotes[0].count("<blockquote") == 2  # both quotes of passage [1] on its card
+    # Report text stays inert: escaped in Markdown, entity-escaped in HTML.
+    assert "![logo](" not in " ".join(text) and "&lt;b&gt;bold&lt;/b&gt;" in quotes[0]
+    assert "&#33;&#91;logo&#93;&#40;http&#58;//evil.example/p.png&#41;" in quotes[0]
+    assert "\\:red\\[alert\\]" in answer_text and "\\$x" in answer_text
+    note = download_text(at, "download-t")
+    assert "- [1] “Time is the main barrier.” — SSDA (2008), §3.3 Barriers to engagement (lines 612–618)" in note
+    assert at.download_button(key="download-docx-t").proto.label == "Download this answer (Word)"
+
+
+def test_a_question_over_the_limit_gets_a_visible_message(app_env, monkeypatch, fresh_cache):
+    monkeypatch.setenv("ASSISTANT_MAX_QUESTION_CHARS", "60")
+    at = ask(start(), "How can colleges engage small employers? " * 5)
+    assert at.session_state["turns"][0].answer is None
+    assert any("the limit is 60" in e.value and "Shorten it" in e.value for e in at.error)
+
+
 def _stale_index(tmp_path: Path, corpus: str) -> dict[str, str]:
     """An index built with another embedder (the unit tests' fake one), so the app's model does not match."""
     from assistant.config import Settings
@@ -235,7 +311,7 @@ def test_reports_page_opens_a_report_at_a_cited_passage(app_env):
     assert not at.exception
     assert any("Cited passage" in c.value for c in at.caption)
     highlighted = [m for m in markdown(at) if "<mark class='quote'>" in m]
-    assert len(highlighted) == 1 and html.escape(" ".join(cited.quote.split())) in highlighted[0]
+    assert len(highlighted) == 1 and html_text(cited.quote) in highlighted[0]
 
 
 def _evaluation_page(path: str) -> None:
@@ -270,6 +346,55 @@ def test_evaluation_page_shows_metrics_kinds_and_failures(tmp_path):
     assert any("recall" in e.value for e in at.error)  # below its threshold
     assert any("missed span" in m for m in markdown(at))
     assert any("\\<b\\>" in e.label for e in at.expander)
+
+
+def _evaluation_with_targets(path: str, thresholds: str) -> None:
+    from pathlib import Path
+
+    from pages.evaluation import render_evaluation
+
+    render_evaluation(Path(path), Path(thresholds))
+
+
+def test_evaluation_page_shows_targets_beside_floors_and_never_a_green_line_over_failures(tmp_path):
+    report = {
+        "metrics": {"coverage": 0.53, "hit_at_5": 0.9, "false_abstention": 0.0, "new_metric": 0.4},
+        "thresholds": {"min": {"coverage": 0.5, "hit_at_5": 0.75}, "max": {"false_abstention": 0.03}},
+        "failures": [{"id": "c1", "kind": "factual", "question": "Q?", "reasons": ["missing fact"],
+                      "answer": "**In short:** “A quote with *stars*.” [1]"}],
+    }
+    (tmp_path / "latest.json").write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / "thresholds.toml").write_text(
+        "[target]\ncoverage = 0.85\nhit_at_5 = 0.85\nlead_answers = 0.6\n[target_max]\nfalse_abstention = 0.05\n",
+        encoding="utf-8",
+    )
+    at = AppTest.from_function(
+        _evaluation_with_targets, args=(str(tmp_path / "latest.json"), str(tmp_path / "thresholds.toml"))
+    ).run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["coverage", "hit at 5", "false abstention", "new metric"]  # all shown
+    assert not at.success and not at.error  # the floors hold, but that is not shown as all green
+    assert [w.value for w in at.warning] == [
+        "Product targets missed: coverage\\, lead\\_answers. The regression floors hold."
+    ]
+    table = next(m for m in markdown(at) if m.startswith("| metric"))
+    assert "| coverage | 0.530 | ≥ 0.5 | ≥ 0.85 | **missed** |" in table
+    assert "| hit\\_at\\_5 | 0.900 | ≥ 0.75 | ≥ 0.85 | met |" in table
+    assert "| lead\\_answers | — | — | ≥ 0.6 | not measured |" in table
+    assert "**In short\\:** “A quote with \\*stars\\*\\.” \\[1\\]" in markdown(at)  # Markdown, not raw **
+    assert not at.text
+
+
+def test_evaluation_page_is_green_only_when_targets_are_met_and_no_case_fails(tmp_path):
+    report = {"metrics": {"coverage": 0.9}, "thresholds": {"min": {"coverage": 0.5}}, "failures": []}
+    (tmp_path / "latest.json").write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / "thresholds.toml").write_text("[target]\ncoverage = 0.85\n", encoding="utf-8")
+    at = AppTest.from_function(
+        _evaluation_with_targets, args=(str(tmp_path / "latest.json"), str(tmp_path / "thresholds.toml"))
+    ).run()
+    assert [s.value for s in at.success] == [
+        "Every metric meets its floor and its target, and no case failed.", "No case failed."
+    ]
 
 
 def test_evaluation_page_reads_min_and_max_thresholds(tmp_path):
