@@ -9,7 +9,7 @@ import streamlit as st
 from assistant.catalog import Catalog
 from assistant.export import Source, briefing_docx, briefing_markdown, find_quote, number_sources, where
 from assistant.types import Answer, Citation, ReportInfo
-from pages.text import answer_markdown, highlight_html, literal, quote_html
+from pages.text import STYLE, answer_html, highlight_html, html_text, literal, quote_html, text_html
 
 REPORTS_PAGE = "pages/reports.py"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -18,6 +18,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 def render_answer(answer: Answer, catalog: Catalog, *, key: str, show_details: bool) -> None:
     """The answer, its numbered source cards, optional retrieval details and the download buttons."""
     sources, (numbers,) = number_sources([answer])
+    st.markdown(STYLE, unsafe_allow_html=True)  # our own CSS, no untrusted text
     if answer.abstained:
         st.info(
             "**The reports don't cover this question.** "
@@ -26,7 +27,7 @@ def render_answer(answer: Answer, catalog: Catalog, *, key: str, show_details: b
         )
         render_cards(sources, catalog, key=key, heading="Nearest related passages")
     else:
-        st.markdown(answer_markdown(answer.answer, numbers))
+        st.markdown(answer_html(answer.answer, numbers), unsafe_allow_html=True)  # report text escaped
         if answer.notice:
             st.caption(literal(answer.notice))
         render_cards(sources, catalog, key=key, heading="Sources")
@@ -67,29 +68,30 @@ def render_cards(sources: list[Source], catalog: Catalog, *, key: str, heading: 
 
 
 def card_heading(source: Source, info: ReportInfo | None) -> str:
-    """'[2] SSDA (2008) · Employer Engagement' as literal Markdown, bold."""
+    """'[2] SSDA (2008) · Employer Engagement', as escaped HTML."""
     c = source.first
     label = info.label if info else (c.label or c.report)
-    return f"**\\[{source.n}\\] {literal(label)} · {literal(info.title if info else c.title)}**"
+    return f"<div class='source-head'>[{source.n}] {html_text(f'{label} · {info.title if info else c.title}')}</div>"
 
 
 def card_facts(c: Citation, info: ReportInfo | None) -> str:
-    """Authors, publisher and series of the report, as literal Markdown."""
+    """Authors, publisher and series of the report."""
     facts = [", ".join(info.authors), info.publisher, info.series] if info else [c.byline]
-    return " · ".join(literal(f) for f in facts if f)
+    return " · ".join(f for f in facts if f)
 
 
 def render_card(source: Source, info: ReportInfo | None, *, key: str) -> None:
     """One source: report label and title, authors, publisher, series, where it is, every quote from it."""
     c = source.first
+    quotes = [" ".join(q.quote.split()) for q in source.citations]
+    # All of it escaped HTML: section titles and quotes are report text.
+    parts = [card_heading(source, info)]
+    if card_facts(c, info):
+        parts.append(text_html(card_facts(c, info), "source-facts"))
+    parts.append(text_html(f"📍 {where(c)}", "source-place"))
+    parts.append(quote_html(quotes))
     with st.container(border=True, key=f"source-{key}-{source.n}"):
-        st.markdown(card_heading(source, info))
-        facts = card_facts(c, info)
-        if facts:
-            st.caption(facts)
-        st.markdown(f":material/place: {literal(where(c))}")
-        quotes = [" ".join(q.quote.split()) for q in source.citations]
-        st.markdown(quote_html(quotes), unsafe_allow_html=True)  # escaped report text only
+        st.markdown("".join(parts), unsafe_allow_html=True)
         with st.expander(f"Read [{source.n}] in its passage"):
             passage = c.passage or "\n\n".join(quotes)
             st.markdown(highlight_html(passage, *quotes), unsafe_allow_html=True)

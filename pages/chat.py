@@ -14,7 +14,7 @@ from assistant.generate import REQUIREMENTS, available_writers
 from assistant.types import Answer
 from pages.answer_view import download_buttons, render_answer
 from pages.runtime import load_assistant
-from pages.text import STYLE, answer_markdown, literal
+from pages.text import STYLE, answer_html, literal
 
 EXAMPLES = [
     ("For practitioners", "How can colleges engage small employers?"),
@@ -121,7 +121,7 @@ def stream_draft(events: Iterator[str | Answer], draft: DeltaGenerator) -> Answe
         if isinstance(event, Answer):
             return event
         text += event
-        draft.markdown(answer_markdown(text))
+        draft.markdown(answer_html(text), unsafe_allow_html=True)  # report text escaped
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.config import PROJECT_ROOT
-from pages.text import answer_markdown, literal
+from pages.text import STYLE, answer_html, literal
 
 LATEST = PROJECT_ROOT / "evals" / "reports" / "latest.json"
 THRESHOLDS = PROJECT_ROOT / "evals" / "thresholds.toml"
@@ -181,11 +181,13 @@ def failures(report: dict[str, Any]) -> None:
                 st.markdown(f"- {literal(str(reason))}")
             if str(case.get("answer") or "").strip():
                 st.caption("The answer given")
-                st.markdown(answer_markdown(str(case["answer"]).strip()))  # its structure shown, report text inert
+                # Its structure rendered, its report text escaped.
+                st.markdown(answer_html(str(case["answer"]).strip()), unsafe_allow_html=True)
 
 
 def render_evaluation(path: Path = LATEST, thresholds: Path = THRESHOLDS) -> None:
     """The whole page for the report at `path`, or how to produce one."""
+    st.markdown(STYLE, unsafe_allow_html=True)  # our own CSS, no untrusted text
     st.title("Evaluation")
     report = read_report(path)
     if report is None:

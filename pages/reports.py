@@ -18,7 +18,7 @@ from assistant.types import Chunk, ReportInfo
 from ingest.loaders import save_upload
 from pages.reading import first_real_section, parse_span, sections_of, visible_pieces
 from pages.runtime import load_assistant, reload_assistant, stop_with
-from pages.text import STYLE, literal, passage_html
+from pages.text import STYLE, literal, passage_html, text_html
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
 
@@ -146,18 +146,19 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None, at: str | 
         format_func=lambda i: f"{i + 1}. {sections[i][0]}",
     )
     label, run = sections[choice]
-    st.markdown(f"#### {literal(label)}")
+    st.markdown(text_html(label, "section-title", "h4"), unsafe_allow_html=True)  # a report's own heading
     for chunk, a, b in visible_pieces(run, target):
         where = f"{chunk.place} ({chunk.lines})" if chunk.lines else chunk.place
         if chunk.chunk_id == target:
             span = parse_span(at, chunk.text)
             marks = [sentence_span(chunk.text, span, chunk.sentences)] if span else []
             with st.container(border=True, key="cited-passage"):
-                st.caption(literal(f"Cited passage · {where}"))
-                st.markdown(passage_html(chunk.text, marks), unsafe_allow_html=True)  # escaped report text
+                st.markdown(  # all escaped report text
+                    text_html(f"Cited passage · {where}", "where") + passage_html(chunk.text, marks),
+                    unsafe_allow_html=True,
+                )
         else:
-            st.caption(literal(where))
-            st.markdown(passage_html(chunk.text[a:b]), unsafe_allow_html=True)  # escaped report text
+            st.markdown(text_html(where, "where") + passage_html(chunk.text[a:b]), unsafe_allow_html=True)
     previous, _, following = st.columns([1, 2, 1])
     previous.button("← Previous", disabled=choice == 0, on_click=_step, args=(key, -1), width="stretch")
     following.button("Next →", disabled=choice == len(sections) - 1, on_click=_step, args=(key, 1), width="stretch")

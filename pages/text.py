@@ -28,7 +28,8 @@ def literal(text: str) -> str:
 def answer_markdown(text: str, numbers: Mapping[int, int] | None = None) -> str:
     """An answer's Markdown with its own structure kept and every character of report text made literal.
 
-    `numbers` maps the answer's citation numbers to the numbers shown (one per source card).
+    For places that render Markdown only; the app shows answers with `answer_html`, because Streamlit
+    turns a URL in (even escaped) Markdown text into a link.
     """
     lines = []
     for prefix, pieces in answer_lines(text, numbers):
@@ -46,6 +47,48 @@ def answer_markdown(text: str, numbers: Mapping[int, int] | None = None) -> str:
     return "\n".join(lines)
 
 
+_TAGS = {"bold": "strong", "italic": "em"}
+
+
+def answer_html(text: str, numbers: Mapping[int, int] | None = None) -> str:
+    """An answer as one HTML block: our structure (paragraphs, lists, bold, italic, [n]) as elements,
+    every character of report text escaped. `numbers` maps citation numbers to the numbers shown.
+
+    One block with no blank line inside, so Markdown leaves it alone: Streamlit's Markdown would
+    otherwise turn a URL quoted from a report into a link, whatever the escaping.
+    """
+    out: list[str] = []
+    open_list = ""
+    for prefix, pieces in answer_lines(text, numbers):
+        kind = "" if not prefix.strip() else "ul" if prefix.strip() == "-" else "ol"
+        if open_list and kind != open_list:
+            out.append(f"</{open_list}>")
+            open_list = ""
+        if not pieces:
+            continue
+        body = "".join(
+            f"<span class='marker'>[{value}]</span>" if what == "marker"
+            else f"<{_TAGS[what]}>{html_text(value)}</{_TAGS[what]}>" if what in _TAGS
+            else html_text(value)
+            for what, value in pieces
+        ).strip()
+        if kind:
+            if not open_list:
+                out.append(f"<{kind}>")
+                open_list = kind
+            out.append(f"<li>{body}</li>")
+        else:
+            out.append(f"<p>{body}</p>")
+    if open_list:
+        out.append(f"</{open_list}>")
+    return f"<div class='answer'>{''.join(out)}</div>"
+
+
+def text_html(text: str, css: str, tag: str = "div") -> str:
+    """Report or catalog text as one escaped HTML element with class `css`."""
+    return f"<{tag} class='{css}'>{html_text(text)}</{tag}>"
+
+
 # Inside our HTML, Markdown characters become entities too: an HTML block is not parsed as Markdown,
 # but this keeps the text inert even if Streamlit's Markdown pipeline did look inside it.
 _MARKDOWN_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "[]()!$:*_`~\\|{}#"}
@@ -59,10 +102,11 @@ def html_text(text: str) -> str:
 _inline = html_text
 
 
-def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merged(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans, or spans with only spaces between them, as one."""
     merged: list[tuple[int, int]] = []
     for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
+        if merged and (a <= merged[-1][1] or not text[merged[-1][1]:a].strip()):
             merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
         else:
             merged.append((a, b))
@@ -75,7 +119,7 @@ def passage_html(text: str, marks: Sequence[tuple[int, int]] = ()) -> str:
     A mark that spans a paragraph break becomes one <mark> per paragraph, so every highlighted line
     shows its text and no empty highlighted bar sits between paragraphs.
     """
-    marks = _merged(marks)
+    marks = _merged(text, marks)
     paragraphs: list[str] = []
     position = 0
     for brk in [*re.finditer(r"\n\s*\n", text), None]:
@@ -110,16 +154,21 @@ def highlight_html(passage: str, *quotes: str) -> str:
 
 def quote_html(quotes: Sequence[str]) -> str:
     """Quotes as escaped HTML block quotes in the page's normal text colour."""
-    items = "".join(f"<blockquote class='source-quote'>“{_inline(q).strip()}”</blockquote>" for q in quotes)
+    # Not <blockquote>: Streamlit styles those in a light grey; quotes are the evidence, in full contrast.
+    items = "".join(f"<div class='source-quote'>“{_inline(q).strip()}”</div>" for q in quotes)
     return f"<div class='source-quotes'>{items}</div>"
 
 
 STYLE = """
 <style>
+.answer p, .answer li { line-height: 1.6; }
+.answer .marker { font-weight: 600; white-space: nowrap; }
+.source-head { font-weight: 600; }
+.source-facts, .source-place, .where { color: inherit; font-size: 0.875rem; opacity: 0.85; }
 .passage { line-height: 1.55; font-size: 0.95rem; color: inherit; }
 .passage p { margin: 0 0 0.6rem 0; }
 .passage mark.quote { background: #fde68a; color: #1f2937; padding: 0.05rem 0.1rem; border-radius: 0.2rem; }
-.source-quote { margin: 0.25rem 0 0.5rem 0; padding-left: 0.75rem; border-left: 3px solid #d1d5db;
-  color: inherit; font-size: 1rem; }
+.source-quote { margin: 0.25rem 0 0.5rem 0; padding-left: 0.75rem; border-left: 3px solid #9ca3af;
+  color: inherit; font-size: 1rem; line-height: 1.5; }
 </style>
 """

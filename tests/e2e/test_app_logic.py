@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 from assistant.export import number_sources
-from pages.text import answer_markdown, html_text, literal
+from pages.text import answer_html, html_text
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 IN_SCOPE = "How can colleges engage small employers?"
@@ -85,13 +85,12 @@ def test_question_renders_answer_with_citation_cards(app_env):
     assert answer is not None and not answer.abstained and answer.citations
     text = markdown(at)
     sources, (numbers,) = number_sources([answer])
-    shown = answer_markdown(answer.answer, numbers).strip()
-    assert shown in [m.strip() for m in text]  # the verified answer replaced the streamed draft
-    headings = [m for m in text if m.startswith("**\\[")]
-    assert len(headings) == len(sources) == len({c.chunk_id for c in answer.citations})  # one card per passage
+    assert answer_html(answer.answer, numbers) in text  # the verified answer replaced the streamed draft
+    cards = [m for m in text if m.startswith("<div class='source-head'>")]
+    assert len(cards) == len(sources) == len({c.chunk_id for c in answer.citations})  # one card per passage
     for source in sources:
-        assert headings[source.n - 1].startswith(f"**\\[{source.n}\\] ")
-        assert literal(source.first.title) in headings[source.n - 1]
+        assert cards[source.n - 1].startswith(f"<div class='source-head'>[{source.n}] ")
+        assert html_text(source.first.title) in cards[source.n - 1]
     assert any("<mark class='quote'>" in m for m in text)  # the quote highlighted in its passage
     assert len(at.chat_message) == 2
 
@@ -138,7 +137,7 @@ def test_report_filter_limits_citations_to_that_report(app_env):
     answer = at.session_state["turns"][0].answer
     assert answer.citations
     assert {c.report for c in answer.citations} == {"alpha-2010"}
-    cards = [m for m in markdown(at) if m.startswith("**\\[")]
+    cards = [m for m in markdown(at) if m.startswith("<div class='source-head'>")]
     assert cards and all("Employer Networks in Practice" in m for m in cards)
 
 
@@ -206,24 +205,24 @@ def test_one_card_per_passage_with_label_facts_place_and_every_quote(downloads, 
         {"report": "ssda-2008", "chunk": "ssda-2008:b", "at": "0-34"},
     ]
     text = markdown(at)
-    headings = [m for m in text if m.startswith("**\\[")]
-    assert headings == [
-        "**\\[1\\] SSDA \\(2008\\) · Employer Engagement**",
-        "**\\[2\\] SSDA \\(2008\\) · Employer Engagement**",
+    cards = [m for m in text if m.startswith("<div class='source-head'>")]
+    assert [card.split("</div>")[0] for card in cards] == [
+        "<div class='source-head'>[1] SSDA &#40;2008&#41; · Employer Engagement",
+        "<div class='source-head'>[2] SSDA &#40;2008&#41; · Employer Engagement",
     ]
-    answer_text = next(m for m in text if m.startswith("**In short"))
-    assert answer_text.endswith("\\[1\\] — *SSDA \\(2008\\)*")  # [3] is on card [1]: the text follows the cards
-    assert "\\[3\\]" not in answer_text
-    assert "Chris Cooper\\, Iain Mackinnon · Sector Skills Development Agency · SSDA Research Report 29" in [
-        c.value for c in at.caption
-    ]
-    assert f":material/place: {literal('§3.3 Barriers to engagement (lines 612–618)')}" in text
-    quotes = [m for m in text if "source-quote" in m]
-    assert len(quotes) == 2 and quotes[0].count("<blockquote") == 2  # both quotes of passage [1] on its card
-    # Report text stays inert: escaped in Markdown, entity-escaped in HTML.
-    assert "![logo](" not in " ".join(text) and "&lt;b&gt;bold&lt;/b&gt;" in quotes[0]
-    assert "&#33;&#91;logo&#93;&#40;http&#58;//evil.example/p.png&#41;" in quotes[0]
-    assert "\\:red\\[alert\\]" in answer_text and "\\$x" in answer_text
+    first = cards[0]
+    assert "<div class='source-facts'>Chris Cooper, Iain Mackinnon · Sector Skills Development Agency · " in first
+    assert "<div class='source-place'>📍 §3.3 Barriers to engagement &#40;lines 612–618&#41;</div>" in first
+    assert first.count("<div class='source-quote'>") == 2  # both quotes of passage [1] on its card
+    answer_text = next(m for m in text if m.startswith("<div class='answer'>"))
+    # [3] is on card [1]: the text follows the cards.
+    assert answer_text.endswith("<span class='marker'>[1]</span> — <em>SSDA &#40;2008&#41;</em></li></ul></div>")
+    assert "[3]" not in answer_text and "<strong>In short&#58;</strong>" in answer_text
+    # Report text stays inert: every HTML and Markdown character an entity, in the answer and on the card.
+    for shown in (answer_text, first):
+        assert "&#33;&#91;logo&#93;&#40;http&#58;//evil.example/p.png&#41;" in shown
+        assert "&lt;b&gt;bold&lt;/b&gt;" in shown and "&#58;red&#91;alert&#93;" in shown and "&#36;x^2&#36;" in shown
+        assert "\n\n" not in shown  # one HTML block: Markdown never looks inside
     note = download_text(at, "download-t")
     assert "- [1] “Time is the main barrier.” — SSDA (2008), §3.3 Barriers to engagement (lines 612–618)" in note
     assert at.download_button(key="download-docx-t").proto.label == "Download this answer (Word)"
@@ -309,7 +308,7 @@ def test_reports_page_opens_a_report_at_a_cited_passage(app_env):
     at.query_params["at"] = f"{offset}-{offset + len(cited.quote)}"
     at.run()
     assert not at.exception
-    assert any("Cited passage" in c.value for c in at.caption)
+    assert any("<div class='where'>Cited passage · " in m for m in markdown(at))
     highlighted = [m for m in markdown(at) if "<mark class='quote'>" in m]
     assert len(highlighted) == 1 and html_text(cited.quote) in highlighted[0]
 
@@ -381,7 +380,8 @@ def test_evaluation_page_shows_targets_beside_floors_and_never_a_green_line_over
     assert "| coverage | 0.530 | ≥ 0.5 | ≥ 0.85 | **missed** |" in table
     assert "| hit\\_at\\_5 | 0.900 | ≥ 0.75 | ≥ 0.85 | met |" in table
     assert "| lead\\_answers | — | — | ≥ 0.6 | not measured |" in table
-    assert "**In short\\:** “A quote with \\*stars\\*\\.” \\[1\\]" in markdown(at)  # Markdown, not raw **
+    shown = "<div class='answer'><p><strong>In short&#58;</strong> “A quote with &#42;stars&#42;.” "
+    assert shown + "<span class='marker'>[1]</span></p></div>" in markdown(at)  # rendered, not raw **
     assert not at.text
 
 

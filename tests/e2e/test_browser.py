@@ -164,7 +164,7 @@ def test_ask_cite_open_source_export_and_follow_up(page):
     reply.get_by_text("Read [1] in its passage").click()
     expect(reply.locator("mark.quote").first).to_be_visible()
     shot(page, "02-answer-with-sources", top=page.locator(CHAT).nth(0))
-    doc_shot(page.locator(CHAT).nth(0).locator("xpath=.."), "chat")
+    doc_shot(page.locator("[data-testid=stMainBlockContainer]"), "chat")
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download the conversation (Markdown)").click()
@@ -238,7 +238,7 @@ def test_briefing_downloads_number_sources_once_and_list_references(page):
     used = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
     listed = [int(n) for n in re.findall(r"^- \[(\d+)\] “", body, re.MULTILINE)]
     assert used == set(listed) == set(range(1, max(used) + 1))  # every marker has its source, numbered 1..N
-    labels = set(re.findall(r"— ([^,]+ \(\d{4}\)), ", body))
+    labels = set(re.findall(r"^- \[\d+\] “.*” — ([^,\n]+ \(\d{4}\)), ", body, re.MULTILINE))
     assert labels and all(f"- **{label}** — " in references for label in labels)
     assert "Carol Test (2015). Colleges and Small Employers. Beta Agency." in references
 
