@@ -88,7 +88,7 @@ def render_card(source: Source, info: ReportInfo | None, *, key: str) -> None:
     parts = [card_heading(source, info)]
     if card_facts(c, info):
         parts.append(text_html(card_facts(c, info), "source-facts"))
-    parts.append(text_html(f"📍 {where(c)}", "source-place"))
+    parts.append(text_html(f"Where: {where(c)}", "source-place"))
     parts.append(quote_html(quotes))
     with st.container(border=True, key=f"source-{key}-{source.n}"):
         st.markdown("".join(parts), unsafe_allow_html=True)

@@ -201,9 +201,11 @@ def render_evaluation(path: Path = LATEST, thresholds: Path = THRESHOLDS) -> Non
         facts.insert(0, f"generated {literal(str(report['generated']))}")
     st.caption(" · ".join(facts))
     targets = targets_of(report, thresholds)
+    summary = st.container()  # the verdict goes first, once the cards and the table have worked it out
     failing = metric_cards(report, targets)
     missed = targets_table(report, targets)
-    verdict(failing, missed, len(report.get("failures") or []), bool(report.get("thresholds")))
+    with summary:
+        verdict(failing, missed, len(report.get("failures") or []), bool(report.get("thresholds")))
     kind_charts(report)
     failures(report)
 

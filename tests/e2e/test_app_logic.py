@@ -212,7 +212,7 @@ def test_one_card_per_passage_with_label_facts_place_and_every_quote(downloads, 
     ]
     first = cards[0]
     assert "<div class='source-facts'>Chris Cooper, Iain Mackinnon · Sector Skills Development Agency · " in first
-    assert "<div class='source-place'>📍 §3.3 Barriers to engagement &#40;lines 612–618&#41;</div>" in first
+    assert "<div class='source-place'>Where&#58; §3.3 Barriers to engagement &#40;lines 612–618&#41;</div>" in first
     assert first.count("<div class='source-quote'>") == 2  # both quotes of passage [1] on its card
     answer_text = next(m for m in text if m.startswith("<div class='answer'>"))
     # [3] is on card [1]: the text follows the cards.
