@@ -272,6 +272,8 @@ def brief(
 
     if out.suffix.lower() not in FORMATS:
         raise AssistantError(f"{out.name}: a briefing is written as .md or .docx; give --out note.docx or note.md.")
+    if not out.parent.is_dir():  # before answering, not after
+        raise AssistantError(f"{out.parent}: no such folder; create it or choose another --out path.")
     assistant = Assistant.from_settings(_settings(audience=audience))
     answers = [assistant.ask(q, None, report) for q in questions]
     write_briefing(out, answers, assistant.catalog, generated=date.today().isoformat())
