@@ -91,7 +91,8 @@ def text_html(text: str, css: str, tag: str = "div") -> str:
 
 # Inside our HTML, Markdown characters become entities too: an HTML block is not parsed as Markdown,
 # but this keeps the text inert even if Streamlit's Markdown pipeline did look inside it.
-_MARKDOWN_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "[]()!$:*_`~\\|{}#"}
+# ("#" is left alone: html.escape's own entities contain it, and it means nothing mid-line.)
+_MARKDOWN_ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in "[]()!$:*_`~\\|{}"}
 
 
 def html_text(text: str) -> str:

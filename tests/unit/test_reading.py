@@ -98,3 +98,12 @@ def test_answer_structure_renders_but_quotes_stay_literal():
     assert shown_md.startswith("**In short\\:** “See \\!\\[logo\\]")
     assert shown_md.endswith("- “ok” \\[1\\] — *SSDA \\(2008\\)*")
     assert ":red[" not in shown_md and "](http" not in shown_md
+
+
+def test_html_escaping_keeps_apostrophes_and_hashes_readable():
+    from html import unescape
+
+    from pages.text import html_text
+
+    text = "It's #1 [see] (a) & <b>"
+    assert unescape(html_text(text)) == text  # the browser shows exactly the report's characters
