@@ -1,8 +1,11 @@
 """Showing untrusted text (reports, questions, answers built from them) safely in Streamlit.
 
 Report text must stay inert: no Markdown, HTML, LaTeX or Streamlit directive (`:red[..]`, `:material/..:`)
-from a report may render, and above all no remote image may load. Two ways out: `literal` Markdown
-(every punctuation character backslash-escaped) and `html.escape`d HTML for `unsafe_allow_html`.
+from a report may render, no URL in it may become a link, and above all no remote image may load.
+Report text (answers, quotes, passages, section titles) is therefore shown as escaped HTML in one HTML
+block (`answer_html`, `passage_html`, `text_html`), which Markdown leaves alone: Streamlit autolinks
+URLs in Markdown text however they are escaped. `literal` (every punctuation character backslash-escaped)
+is for short text that is not a report's: catalog titles, questions, messages.
 """
 
 from __future__ import annotations
