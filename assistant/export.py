@@ -165,16 +165,29 @@ def sentence_span(
     return start, stop
 
 
+# A widened quote longer than this is not worth it in a note: the writer's own cut stays.
+MAX_WHOLE_CHARS = 700
+
+
 def whole_quote(citation: Citation) -> str:
     """The quote widened to the whole sentence(s) of its passage, so a note never shows a fragment.
 
-    Still verbatim: the words are cut from the same passage the quote was verified against.
+    Still verbatim: the words are cut from the same passage the quote was verified against. A quote
+    with an ellipsis ("… failing to …") is widened from its first piece to its last; if that would be
+    very long, or a piece is not found, the quote stays as the writer cut it.
     """
-    span = find_quote(citation.passage, citation.quote) if citation.passage else None
-    if span is None:
-        return " ".join(citation.quote.split())
+    quote = " ".join(citation.quote.split())
+    pieces = [piece for piece in re.split(r"\s*(?:…|\.\.\.)\s*", citation.quote) if piece.strip()]
+    if not citation.passage or not pieces:
+        return quote
+    first = find_quote(citation.passage, pieces[0])
+    last = find_quote(citation.passage[first[1]:], pieces[-1]) if first and len(pieces) > 1 else None
+    if first is None or (len(pieces) > 1 and last is None):
+        return quote
+    span = (first[0], first[1] + last[1]) if last else first
     a, b = sentence_span(citation.passage, span)
-    return " ".join(citation.passage[a:b].split())
+    widened = " ".join(citation.passage[a:b].split())
+    return widened if len(widened) <= max(MAX_WHOLE_CHARS, len(quote)) else quote
 
 
 def where(citation: Citation) -> str:

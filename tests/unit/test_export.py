@@ -177,3 +177,16 @@ def test_write_briefing_picks_the_format_by_suffix(tmp_path):
 def test_write_briefing_refuses_a_bad_path(tmp_path, name, message):
     with pytest.raises(AssistantError, match=message):
         write_briefing(tmp_path / name, [FIRST], CATALOG)
+
+
+def test_whole_quote_completes_a_quote_cut_with_an_ellipsis():
+    PASSAGES["ssda-2008:e"] = "First point here. Brokers failed to follow up with firms, which cost them trust. Next."
+    assert whole_quote(cite(1, SSDA, "Brokers failed to …", "ssda-2008:e")) == (
+        "Brokers failed to follow up with firms, which cost them trust."
+    )
+    assert whole_quote(cite(1, SSDA, "First point … cost them trust.", "ssda-2008:e")) == (
+        "First point here. Brokers failed to follow up with firms, which cost them trust."
+    )
+    long = "Start " + "word " * 200 + "end."
+    PASSAGES["ssda-2008:l"] = long
+    assert whole_quote(cite(1, SSDA, "Start word …", "ssda-2008:l")) == "Start word …"  # too long: as cut
