@@ -46,7 +46,7 @@ index: install
 
 app: install
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	  --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false
 
 unit: install-dev
 	$(BIN)/pytest -q tests/unit

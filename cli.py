@@ -298,6 +298,34 @@ def reports() -> None:
     console.print(table)
 
 
+@app.command()
+@edge
+def brief(
+    questions: Annotated[list[str], typer.Argument(help="One or more questions, each answered in the note.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The note to write: note.docx (Word) or note.md.")],
+    report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
+    audience: Annotated[str | None, typer.Option(help="practitioner or policy.")] = None,
+) -> None:
+    """Answer each question and write one briefing note (Word or Markdown) with numbered references.
+
+    Example: `assistant brief "How can colleges engage small employers?" "What stops them training?" --out note.docx`
+    """
+    from datetime import date
+
+    from assistant.chain import Assistant
+    from assistant.export import FORMATS, write_briefing
+
+    if out.suffix.lower() not in FORMATS:
+        raise AssistantError(f"{out.name}: a briefing is written as .md or .docx; give --out note.docx or note.md.")
+    if not out.parent.is_dir():  # before answering, not after
+        raise AssistantError(f"{out.parent}: no such folder; create it or choose another --out path.")
+    assistant = Assistant.from_settings(_settings(audience=audience))
+    answers = [assistant.ask(q, None, report) for q in questions]
+    write_briefing(out, answers, assistant.catalog, generated=date.today().isoformat())
+    cited = sum(len(a.citations) for a in answers)
+    console.print(f"Wrote {out} ({len(answers)} question(s), {cited} quote(s)).", highlight=False, markup=False)
+
+
 @app.command(name="eval")
 @edge
 def evaluate(

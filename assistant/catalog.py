@@ -49,6 +49,8 @@ class Catalog:
                 kind=entry.get("kind", ""),
                 aliases=tuple(entry.get("aliases", ())),
                 note=entry.get("note", ""),
+                url=entry.get("url", ""),
+                isbn=str(entry.get("isbn", "")),
             )
             if info.id in reports:
                 raise CatalogError(f"{path}: report id {info.id!r} is used twice; ids must be unique.")

@@ -79,10 +79,22 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Defaults, then ASSISTANT_* environment, then `overrides` (None values are ignored)."""
+        from pydantic import ValidationError
+
         explicit = {k: v for k, v in overrides.items() if v is not None}
         try:
             return cls(**explicit)
-        except Exception as exc:  # pydantic's ValidationError: name the variable to fix
+        except ValidationError as exc:
+            # One line per bad setting, naming its flag and variable, without pydantic's URL and dump.
+            problems = []
+            for error in exc.errors(include_url=False):
+                name = str(error["loc"][0]) if error["loc"] else "settings"
+                given = error.get("input")
+                shown = f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(f"{name} (ASSISTANT_{name.upper()}): {message}{shown}")
+            raise ConfigError("Invalid setting " + "; ".join(problems) + ".") from None
+        except Exception as exc:  # anything else pydantic-settings raises while reading the environment
             raise ConfigError(f"Invalid settings: {exc}. Check your ASSISTANT_* variables and flags.") from exc
 
     @property

@@ -21,6 +21,9 @@ class ReportInfo:
     kind: str = ""
     aliases: tuple[str, ...] = ()
     note: str = ""
+    # Where the report can be found, only as the report's own text states it (a web address, an ISBN).
+    url: str = ""
+    isbn: str = ""
 
     @property
     def byline(self) -> str:
@@ -40,15 +43,20 @@ class ReportInfo:
         return f"{name} ({self.year})" if self.year else name
 
     def reference(self) -> str:
-        """A full reference: authors (year) title. Publisher. Series."""
+        """A full reference: authors (year) title. Publisher. Series. ISBN. Available from url."""
         who = ", ".join(self.authors) or self.publisher
         if not who:
-            return f"{self.title} ({self.year or 'n.d.'})."
-        parts = [f"{who} ({self.year or 'n.d.'}). {self.title}."]
-        if self.authors and self.publisher:
-            parts.append(f"{self.publisher}.")
+            parts = [f"{self.title} ({self.year or 'n.d.'})."]
+        else:
+            parts = [f"{who} ({self.year or 'n.d.'}). {self.title}."]
+            if self.authors and self.publisher:
+                parts.append(f"{self.publisher}.")
         if self.series:
             parts.append(f"{self.series}.")
+        if self.isbn:
+            parts.append(f"ISBN {self.isbn}.")
+        if self.url:
+            parts.append(f"Available from {self.url}.")
         return " ".join(parts)
 
 
@@ -122,7 +130,7 @@ class Chunk:
 
     @property
     def location(self) -> str:
-        """Where a reader finds this text: pages for PDFs, else lines (and printed pages if known)."""
+        """Where the text sits in the file: pages for PDFs, else lines (and printed pages if known)."""
         return format_location(self.page_start, self.page_end, self.line_start, self.line_end, self.source)
 
     def embedding_text(self) -> str:
@@ -130,6 +138,22 @@ class Chunk:
         section = " > ".join(self.section[-2:])
         header = f"{self.title} ({self.year})" if self.year else self.title
         return f"{header}. {section}.\n{self.text}" if section else f"{header}.\n{self.text}"
+
+    @property
+    def place(self) -> str:
+        """Where a reader finds this text in the original: page, section number and title, paragraph."""
+        # `paragraph` arrives with the ingest work on paragraphs; chunks without it still get a label.
+        return format_place(
+            self.section, self.page_start, self.page_end,
+            getattr(self, "paragraph", None), getattr(self, "paragraph_end", None),
+        )
+
+    @property
+    def lines(self) -> str:
+        """The file lines ('lines 120–131'), a secondary detail; empty for PDFs, which have pages."""
+        if self.source.lower().endswith(".pdf"):
+            return ""
+        return _span("line", "lines", self.line_start, self.line_end)
 
     @property
     def section_label(self) -> str:
@@ -200,6 +224,43 @@ def format_location(page_start: int | None, page_end: int | None, line_start: in
     return f"{pages}, {lines}" if pages else lines
 
 
+def _span(one: str, many: str, start: int, end: int | None) -> str:
+    return f"{one} {start}" if end in (None, start) else f"{many} {start}–{end}"
+
+
+# A section heading that starts with its number: "3.4 External influences", "2. Findings".
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
+
+
+def _numbered(heading: str) -> str:
+    """'3.4 External influences' -> '§3.4 External influences'; other headings unchanged."""
+    heading = " ".join(heading.split())
+    match = _NUMBERED.match(heading)
+    return f"§{match.group(1)} {match.group(2)}" if match else heading
+
+
+def format_place(
+    section: tuple[str, ...],
+    page_start: int | None = None,
+    page_end: int | None = None,
+    paragraph: int | None = None,
+    paragraph_end: int | None = None,
+) -> str:
+    """'p. 12, §3.4 External influences, para 2': page if known, the innermost section, paragraph if known."""
+    parts = []
+    if page_start:
+        parts.append(_span("p.", "pp.", page_start, page_end))
+    if section:
+        headings = [_numbered(h) for h in section]
+        # An unnumbered heading ("Summary", "Background") needs its parent to be found in the report.
+        parts.append(headings[-1] if headings[-1].startswith("§") else " › ".join(headings[-2:]))
+    else:
+        parts.append("front matter")
+    if paragraph:
+        parts.append(_span("para", "paras", paragraph, paragraph_end))
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its fused relevance and rank."""
@@ -226,10 +287,14 @@ class Citation:
     quote: str
     chunk_id: str
     passage: str = ""
+    # Added for briefings (the fields above keep their meaning): the report's short label, e.g.
+    # "SSDA (2008)", and the location a reader can follow in the original ("p. 12, §3.4 Findings, para 2").
+    label: str = ""
+    place: str = ""
 
     @classmethod
     def from_chunk(cls, n: int, chunk: Chunk, quote: str, report: ReportInfo | None) -> Citation:
-        """Citation number `n`, quoting `quote` from `chunk`, with the report's byline when known."""
+        """Citation number `n`, quoting `quote` from `chunk`, with the report's byline and label when known."""
         return cls(
             n=n,
             report=chunk.report,
@@ -241,6 +306,8 @@ class Citation:
             quote=quote,
             chunk_id=chunk.chunk_id,
             passage=chunk.text,
+            label=report.label if report else chunk.report,
+            place=chunk.place,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -286,6 +353,8 @@ class Answer:
                     "location": c.location,
                     "quote": c.quote,
                     "chunk_id": c.chunk_id,
+                    "label": c.label,
+                    "place": c.place,
                 }
                 for c in self.citations
             ],

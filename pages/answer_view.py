@@ -1,4 +1,4 @@
-"""One answer on screen: the cited text (or the abstention box), its source cards, details and export."""
+"""One answer on screen: the cited text (or the abstention box), one source card per passage, details, export."""
 
 from __future__ import annotations
 
@@ -7,63 +7,101 @@ from datetime import date
 import streamlit as st
 
 from assistant.catalog import Catalog
-from assistant.export import briefing_markdown
-from assistant.types import Answer, Citation
-from pages.text import highlight_html, literal
+from assistant.export import Source, briefing_docx, briefing_markdown, find_quote, number_sources, where
+from assistant.types import Answer, Citation, ReportInfo
+from pages.text import STYLE, answer_html, highlight_html, html_text, literal, quote_html, text_html
 
 REPORTS_PAGE = "pages/reports.py"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def render_answer(answer: Answer, catalog: Catalog, *, key: str, show_details: bool) -> None:
-    """The answer, its numbered source cards, optional retrieval details and a download button."""
+    """The answer, its numbered source cards, optional retrieval details and the download buttons."""
+    sources, (numbers,) = number_sources([answer])
+    st.markdown(STYLE, unsafe_allow_html=True)  # our own CSS, no untrusted text
     if answer.abstained:
         st.info(
             "**The reports don't cover this question.** "
             "Below are the nearest related passages; they may not answer it.",
             icon=":material/search_off:",
         )
-        render_cards(answer.citations, key=key, heading="Nearest related passages")
+        render_cards(sources, catalog, key=key, heading="Nearest related passages")
     else:
-        st.markdown(answer.answer)
+        st.markdown(answer_html(answer.answer, numbers), unsafe_allow_html=True)  # report text escaped
         if answer.notice:
             st.caption(literal(answer.notice))
-        render_cards(answer.citations, key=key, heading="Sources")
+        render_cards(sources, catalog, key=key, heading="Sources")
     if show_details:
         render_details(answer)
-    st.download_button(
-        "Download this answer (Markdown)",
-        data=briefing_markdown([answer], catalog, generated=date.today().isoformat()),
-        file_name=f"briefing-answer-{key}.md",
-        mime="text/markdown",
-        key=f"download-{key}",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    download_buttons([answer], catalog, key=key, what="this answer")
 
 
-def render_cards(citations: list[Citation], *, key: str, heading: str) -> None:
-    """Numbered source cards; card [n] is the source of the answer's [n] marker."""
-    if not citations:
+def download_buttons(answers: list[Answer], catalog: Catalog, *, key: str, what: str, stretch: bool = False) -> None:
+    """Two buttons: the briefing note for `answers` as Markdown and as a Word document."""
+    today = date.today().isoformat()
+    name = "briefing-note" if len(answers) > 1 or key == "conversation" else f"briefing-answer-{key}"
+    width = "stretch" if stretch else "content"
+    markdown_column, word_column = st.columns(2) if not stretch else (st.container(), st.container())
+    with markdown_column:
+        st.download_button(
+            f"Download {what} (Markdown)",
+            data=briefing_markdown(answers, catalog, generated=today),
+            file_name=f"{name}.md", mime="text/markdown", key=f"download-{key}",
+            on_click="ignore", icon=":material/download:", width=width,
+        )
+    with word_column:
+        st.download_button(
+            f"Download {what} (Word)",
+            data=briefing_docx(answers, catalog, generated=today),
+            file_name=f"{name}.docx", mime=DOCX, key=f"download-docx-{key}",
+            on_click="ignore", icon=":material/description:", width=width,
+        )
+
+
+def render_cards(sources: list[Source], catalog: Catalog, *, key: str, heading: str) -> None:
+    """One card per cited passage; card [n] is the source of the answer's [n] markers."""
+    if not sources:
         return
     st.markdown(f"**{heading}**")
-    for citation in citations:
-        render_card(citation, key=key)
+    for source in sources:
+        render_card(source, catalog.get(source.first.report), key=key)
 
 
-def render_card(c: Citation, *, key: str) -> None:
-    """One source: title, byline, year, section, location, the quote, and the passage it sits in."""
-    with st.container(border=True):
-        st.markdown(f"**\\[{c.n}\\] {literal(c.title)}**")
-        facts = [c.byline, str(c.year) if c.year else "n.d.", c.section, c.location]
-        st.caption(" · ".join(literal(f) for f in facts if f))
-        st.markdown(f"> {literal(' '.join(c.quote.split()))}")
-        with st.expander(f"Read [{c.n}] in its passage"):
-            st.markdown(highlight_html(c.passage or c.quote, c.quote), unsafe_allow_html=True)
+def card_heading(source: Source, info: ReportInfo | None) -> str:
+    """'[2] SSDA (2008) · Employer Engagement', as escaped HTML."""
+    c = source.first
+    label = info.label if info else (c.label or c.report)
+    return f"<div class='source-head'>[{source.n}] {html_text(f'{label} · {info.title if info else c.title}')}</div>"
+
+
+def card_facts(c: Citation, info: ReportInfo | None) -> str:
+    """Authors, publisher and series of the report."""
+    facts = [", ".join(info.authors), info.publisher, info.series] if info else [c.byline]
+    return " · ".join(f for f in facts if f)
+
+
+def render_card(source: Source, info: ReportInfo | None, *, key: str) -> None:
+    """One source: report label and title, authors, publisher, series, where it is, every quote from it."""
+    c = source.first
+    quotes = [" ".join(q.quote.split()) for q in source.citations]
+    # All of it escaped HTML: section titles and quotes are report text.
+    parts = [card_heading(source, info)]
+    if card_facts(c, info):
+        parts.append(text_html(card_facts(c, info), "source-facts"))
+    parts.append(text_html(f"Where: {where(c)}", "source-place"))
+    parts.append(quote_html(quotes))
+    with st.container(border=True, key=f"source-{key}-{source.n}"):
+        st.markdown("".join(parts), unsafe_allow_html=True)
+        with st.expander(f"Read [{source.n}] in its passage"):
+            passage = c.passage or "\n\n".join(quotes)
+            st.markdown(highlight_html(passage, *quotes), unsafe_allow_html=True)
+            span = find_quote(passage, quotes[0])
+            params = {"report": c.report, "chunk": c.chunk_id}
+            if span and c.passage:
+                params["at"] = f"{span[0]}-{span[1]}"
             st.page_link(
-                REPORTS_PAGE,
-                label="Open the report at this passage",
-                icon=":material/menu_book:",
-                query_params={"report": c.report, "chunk": c.chunk_id},
+                REPORTS_PAGE, label="Open the report at this passage", icon=":material/menu_book:",
+                query_params=params,
             )
 
 

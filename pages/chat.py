@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from assistant.chain import Assistant
 from assistant.errors import AssistantError, BackendUnavailableError, InvalidQuestionError
-from assistant.export import briefing_markdown
 from assistant.generate import REQUIREMENTS, available_writers
 from assistant.types import Answer
-from pages.answer_view import render_answer
+from pages.answer_view import download_buttons, render_answer
 from pages.runtime import load_assistant
-from pages.text import STYLE, literal
+from pages.text import STYLE, answer_html, literal
 
 EXAMPLES = [
     ("For practitioners", "How can colleges engage small employers?"),
@@ -89,17 +88,20 @@ def _label(assistant: Assistant, report_id: str) -> str:
 
 
 def empty_state(assistant: Assistant) -> None:
-    """What the assistant knows and three questions to start with."""
-    reports = "; ".join(f"{r.label} *{literal(r.title)}*" for r in assistant.catalog)
+    """What the assistant knows (the reports, with years) and three questions to start with."""
     st.markdown(
         f"I answer questions about employer engagement from **{len(assistant.catalog)} research reports**, "
-        f"quoting them for every point: {reports}."
+        "quoting them for every point:"
     )
+    by_year = sorted(assistant.catalog, key=lambda r: (r.year or 0, r.label))
+    st.markdown("\n".join(f"- **{literal(r.label)}** · {literal(r.title)}" for r in by_year))
     st.markdown("Try one of these, or type your own below:")
-    for column, (who, question) in zip(st.columns(len(EXAMPLES)), EXAMPLES, strict=True):
-        with column:
-            st.caption(who)
-            st.button(question, on_click=ask_later, args=(question,), key=f"example-{who}", width="stretch")
+    for who, question in EXAMPLES:
+        # One full-width button per row, so the whole question is readable.
+        st.button(
+            question, on_click=ask_later, args=(question,), key=f"example-{who}", width="stretch",
+            help=who, icon=":material/chat:",
+        )
 
 
 def show_turn(turn: Turn, index: int, assistant: Assistant, details: bool) -> None:
@@ -119,13 +121,15 @@ def searched_as(answer: Answer) -> None:
         st.caption(literal(f"Searched as: {answer.searched_as}"), help="This question leaned on the conversation.")
 
 
-def answer_pieces(events: Iterator[str | Answer], into: list[Answer]) -> Iterator[str]:
-    """The text pieces for st.write_stream; the final Answer is put in `into`."""
+def stream_draft(events: Iterator[str | Answer], draft: DeltaGenerator) -> Answer | None:
+    """Show the text as it streams in (report text kept inert, as in the final answer); return the Answer."""
+    text = ""
     for event in events:
         if isinstance(event, Answer):
-            into.append(event)
-        else:
-            yield event
+            return event
+        text += event
+        draft.markdown(answer_html(text), unsafe_allow_html=True)  # report text escaped
+    return None
 
 
 def answer(assistant: Assistant, question: str, options: dict) -> Turn:
@@ -142,14 +146,16 @@ def answer(assistant: Assistant, question: str, options: dict) -> Turn:
                 question, history, options["reports"] or None,
                 writer=options["writer"], audience=options["audience"],
             )
-            with draft.container(), st.spinner("Searching the reports…"):
-                st.write_stream(answer_pieces(events, final))
+            with st.spinner("Searching the reports…"):
+                done = stream_draft(events, draft)
+            if done is not None:
+                final.append(done)
         except BackendUnavailableError as exc:
-            turn.error = f"{exc}\n\nChoose the **extractive** writer in the sidebar to keep going without it."
-        except InvalidQuestionError as exc:
-            turn.error = str(exc)
-        except AssistantError as exc:
-            turn.error = f"{exc}"
+            turn.error = (
+                f"{literal(str(exc))}\n\nChoose the **extractive** writer in the sidebar to keep going without it."
+            )
+        except (InvalidQuestionError, AssistantError) as exc:  # e.g. a pasted question over the limit
+            turn.error = literal(str(exc))
         draft.empty()
         if final:
             turn.answer = final[0]
@@ -161,22 +167,15 @@ def answer(assistant: Assistant, question: str, options: dict) -> Turn:
 
 
 def export_conversation(assistant: Assistant) -> None:
+    """Sidebar buttons for the whole conversation as one briefing note (Markdown or Word)."""
     answered = [t.answer for t in turns() if t.answer is not None]
     if not answered:
         return
     with st.sidebar:
         st.divider()
-        st.download_button(
-            "Download the conversation",
-            data=briefing_markdown(answered, assistant.catalog, generated=date.today().isoformat()),
-            file_name="briefing-note.md",
-            mime="text/markdown",
-            on_click="ignore",
-            icon=":material/download:",
-            width="stretch",
-            key="download-conversation",
-        )
-        st.caption("A Markdown briefing note: every answer, its quotes and a references list.")
+        st.markdown("**Briefing note**")
+        download_buttons(answered, assistant.catalog, key="conversation", what="the conversation", stretch=True)
+        st.caption("Every answer, its quotes numbered once across the note, and a references list.")
 
 
 def main() -> None:
@@ -184,7 +183,8 @@ def main() -> None:
     st.title("Employer engagement evidence assistant")
     assistant = load_assistant()
     options = sidebar(assistant)
-    question = st.chat_input("Ask about employer engagement…", max_chars=assistant.settings.max_question_chars)
+    # No max_chars: the browser would silently cut or refuse a long paste; the engine's check explains instead.
+    question = st.chat_input("Ask about employer engagement…")
     question = question or st.session_state.pop("pending", None)
     if not turns() and not question:
         empty_state(assistant)

@@ -1,30 +1,26 @@
 """The library: each report's catalog entry, chunk count and sections; read a report section by section.
 
-`?report=<id>&chunk=<chunk_id>` opens that report at that passage (the source cards link here).
+`?report=<id>&chunk=<chunk_id>&at=<start>-<end>` opens that report at that passage with the sentence holding
+characters start..end of the passage highlighted (the source cards link here).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import groupby
 from pathlib import Path
 
 import streamlit as st
 
 from assistant.chain import Assistant
 from assistant.errors import AssistantError, IngestError
+from assistant.export import sentence_span
 from assistant.types import Chunk, ReportInfo
 from ingest.loaders import save_upload
+from pages.reading import first_real_section, parse_span, sections_of, visible_pieces
 from pages.runtime import load_assistant, reload_assistant, stop_with
-from pages.text import STYLE, highlight_html, literal
+from pages.text import STYLE, literal, passage_html, text_html
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown"]
-
-
-def sections_of(chunks: list[Chunk]) -> list[tuple[str, list[Chunk]]]:
-    """A report's chunks in reading order, grouped into runs that share a section."""
-    ordered = sorted(chunks, key=lambda c: c.ordinal)
-    return [(label, list(run)) for label, run in groupby(ordered, key=lambda c: c.section_label)]
 
 
 def catalog_entry(info: ReportInfo, chunks: int, sections: int, *, heading: bool = False) -> None:
@@ -33,8 +29,11 @@ def catalog_entry(info: ReportInfo, chunks: int, sections: int, *, heading: bool
         st.header(literal(info.title), divider="gray")
     else:
         st.markdown(f"**{literal(info.title)}**")
-    facts = [info.byline, str(info.year or "n.d."), info.publisher, info.series]
+    facts = [info.label, info.byline, str(info.year or "n.d."), info.publisher, info.series]
     st.caption(" · ".join(literal(f) for f in facts if f))
+    found = [f"ISBN {info.isbn}" if info.isbn else "", f"available from {info.url}" if info.url else ""]
+    if any(found):
+        st.caption(literal(" · ".join(f for f in found if f)))
     if info.kind:
         st.markdown(f"*Method:* {literal(info.kind)}")
     if info.note:
@@ -126,8 +125,8 @@ def back_to_library() -> None:
     st.query_params.clear()
 
 
-def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
-    """One report, one section at a time; the target passage (from a citation) is highlighted."""
+def reader(info: ReportInfo, chunks: list[Chunk], target: str | None, at: str | None = None) -> None:
+    """One report, one section at a time; the cited sentence (from a source card) is highlighted."""
     st.button("← All reports", on_click=back_to_library)
     sections = sections_of(chunks)
     catalog_entry(info, len(chunks), len(sections), heading=True)
@@ -139,7 +138,7 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
         st.warning("That passage is no longer in the index (the report was re-ingested); showing the start.")
     key = f"section-{info.id}-{target}"
     if key not in st.session_state:
-        st.session_state[key] = start or 0
+        st.session_state[key] = first_real_section(sections) if start is None else start
     choice = st.selectbox(
         "Section",
         range(len(sections)),
@@ -147,15 +146,19 @@ def reader(info: ReportInfo, chunks: list[Chunk], target: str | None) -> None:
         format_func=lambda i: f"{i + 1}. {sections[i][0]}",
     )
     label, run = sections[choice]
-    st.markdown(f"#### {literal(label)}")
-    for chunk in run:
+    st.markdown(text_html(label, "section-title", "h4"), unsafe_allow_html=True)  # a report's own heading
+    for chunk, a, b in visible_pieces(run, target):
+        where = f"{chunk.place} ({chunk.lines})" if chunk.lines else chunk.place
         if chunk.chunk_id == target:
-            with st.container(border=True):
-                st.caption(literal(f"Cited passage · {chunk.location}"))
-                st.markdown(highlight_html(chunk.text, chunk.text), unsafe_allow_html=True)
+            span = parse_span(at, chunk.text)
+            marks = [sentence_span(chunk.text, span, chunk.sentences)] if span else []
+            with st.container(border=True, key="cited-passage"):
+                st.markdown(  # all escaped report text
+                    text_html(f"Cited passage · {where}", "where") + passage_html(chunk.text, marks),
+                    unsafe_allow_html=True,
+                )
         else:
-            st.caption(literal(chunk.location))
-            st.markdown(highlight_html(chunk.text, ""), unsafe_allow_html=True)
+            st.markdown(text_html(where, "where") + passage_html(chunk.text[a:b]), unsafe_allow_html=True)
     previous, _, following = st.columns([1, 2, 1])
     previous.button("← Previous", disabled=choice == 0, on_click=_step, args=(key, -1), width="stretch")
     following.button("Next →", disabled=choice == len(sections) - 1, on_click=_step, args=(key, 1), width="stretch")
@@ -182,7 +185,7 @@ def main() -> None:
         counts = Counter(c.report for c in assistant.retriever.lexical.chunks)
         st.caption(f"{sum(counts.values())} passages indexed in all.")
         return
-    reader(info, by_report.get(info.id, []), st.query_params.get("chunk"))
+    reader(info, by_report.get(info.id, []), st.query_params.get("chunk"), st.query_params.get("at"))
 
 
 main()

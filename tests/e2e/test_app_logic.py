@@ -10,6 +10,9 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
+from assistant.export import number_sources
+from pages.text import answer_html, html_text
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 IN_SCOPE = "How can colleges engage small employers?"
 OUT_OF_SCOPE = "What is the capital of France?"
@@ -62,9 +65,15 @@ def markdown(at: AppTest) -> list[str]:
 
 def test_empty_state_names_the_reports_and_offers_examples(app_env):
     at = start()
-    intro = next(m for m in markdown(at) if "research reports" in m)
-    assert "Beta (2015)" in intro and "Colleges and Small Employers" in intro
+    assert any("**3 research reports**" in m for m in markdown(at))
+    listing = next(m for m in markdown(at) if m.startswith("- **"))
+    assert listing.splitlines() == [  # a short list by year, not a paragraph
+        "- **Alpha Institute \\(2010\\)** · Employer Networks in Practice",
+        "- **Beta \\(2015\\)** · Colleges and Small Employers",
+        "- **gamma\\-2020\\-brokerage \\(2020\\)** · Job Brokerage for Progression",  # no catalog entry
+    ]
     example = at.button(key="example-For practitioners")
+    assert example.label == "How can colleges engage small employers?"  # the whole question on its button
     example.click().run()
     assert at.session_state["turns"][0].question == example.label
     assert at.session_state["turns"][0].answer is not None
@@ -75,9 +84,13 @@ def test_question_renders_answer_with_citation_cards(app_env):
     answer = at.session_state["turns"][0].answer
     assert answer is not None and not answer.abstained and answer.citations
     text = markdown(at)
-    assert answer.answer.strip() in text  # the verified answer replaced the streamed draft
-    for c in answer.citations:
-        assert f"**\\[{c.n}\\] {c.title}**" in text
+    sources, (numbers,) = number_sources([answer])
+    assert answer_html(answer.answer, numbers) in text  # the verified answer replaced the streamed draft
+    cards = [m for m in text if m.startswith("<div class='source-head'>")]
+    assert len(cards) == len(sources) == len({c.chunk_id for c in answer.citations})  # one card per passage
+    for source in sources:
+        assert cards[source.n - 1].startswith(f"<div class='source-head'>[{source.n}] ")
+        assert html_text(source.first.title) in cards[source.n - 1]
     assert any("<mark class='quote'>" in m for m in text)  # the quote highlighted in its passage
     assert len(at.chat_message) == 2
 
@@ -124,7 +137,7 @@ def test_report_filter_limits_citations_to_that_report(app_env):
     answer = at.session_state["turns"][0].answer
     assert answer.citations
     assert {c.report for c in answer.citations} == {"alpha-2010"}
-    cards = [m for m in markdown(at) if m.startswith("**\\[")]
+    cards = [m for m in markdown(at) if m.startswith("<div class='source-head'>")]
     assert cards and all("Employer Networks in Practice" in m for m in cards)
 
 
@@ -143,6 +156,83 @@ def test_question_markup_is_shown_as_text(app_env):
     at = ask(start(), "Do <script>alert(1)</script> networks help *small* firms?")
     shown = [m for m in markdown(at) if "script" in m]
     assert shown and all("\\<script\\>" in m for m in shown)
+
+
+def _one_answer(hostile: str) -> None:
+    """An answer citing one passage twice and another once, shown by the real answer view."""
+    from assistant.catalog import Catalog
+    from assistant.types import Answer, Citation, ReportInfo
+    from pages.answer_view import render_answer
+
+    info = ReportInfo(
+        id="ssda-2008", file="ssda.txt", title="Employer Engagement", year=2008,
+        authors=("Chris Cooper", "Iain Mackinnon"), publisher="Sector Skills Development Agency",
+        series="SSDA Research Report 29", aliases=("SSDA",),
+    )
+    first = f"Time is the main barrier. {hostile} Cost comes second."
+    second = "Employers value flexible delivery."
+
+    def cite(n: int, quote: str, passage: str, chunk: str) -> Citation:
+        return Citation(
+            n=n, report=info.id, title=info.title, byline=info.byline, year=2008, section="3. Influences",
+            location="lines 612–618", quote=quote, chunk_id=chunk, passage=passage, label=info.label,
+            place="§3.3 Barriers to engagement",
+        )
+
+    citations = [
+        cite(1, "Time is the main barrier.", first, "ssda-2008:a"),
+        cite(2, second, second, "ssda-2008:b"),
+        cite(3, hostile, first, "ssda-2008:a"),
+    ]
+    text = "**In short:** “Time is the main barrier.” [1]\n- “Employers value flexible delivery.” [2]"
+    text += f"\n- “{hostile}” [3] — *SSDA (2008)*"
+    answer = Answer(question="What stops employers?", answer=text, citations=citations)
+    render_answer(answer, Catalog({info.id: info}), key="t", show_details=False)
+
+
+HOSTILE = "See ![logo](http://evil.example/p.png) [site](http://evil.example) :red[alert] $x^2$ <b>bold</b>"
+
+
+def test_one_card_per_passage_with_label_facts_place_and_every_quote(downloads, monkeypatch):
+    import streamlit as st
+
+    links: list[dict] = []  # st.page_link needs the app's navigation, which a function script lacks
+    monkeypatch.setattr(st, "page_link", lambda page, **kwargs: links.append(kwargs["query_params"]))
+    at = AppTest.from_function(_one_answer, args=(HOSTILE,)).run()
+    assert not at.exception
+    assert links == [
+        {"report": "ssda-2008", "chunk": "ssda-2008:a", "at": f"0-{len('Time is the main barrier.')}"},
+        {"report": "ssda-2008", "chunk": "ssda-2008:b", "at": "0-34"},
+    ]
+    text = markdown(at)
+    cards = [m for m in text if m.startswith("<div class='source-head'>")]
+    assert [card.split("</div>")[0] for card in cards] == [
+        "<div class='source-head'>[1] SSDA &#40;2008&#41; · Employer Engagement",
+        "<div class='source-head'>[2] SSDA &#40;2008&#41; · Employer Engagement",
+    ]
+    first = cards[0]
+    assert "<div class='source-facts'>Chris Cooper, Iain Mackinnon · Sector Skills Development Agency · " in first
+    assert "<div class='source-place'>Where&#58; §3.3 Barriers to engagement &#40;lines 612–618&#41;</div>" in first
+    assert first.count("<div class='source-quote'>") == 2  # both quotes of passage [1] on its card
+    answer_text = next(m for m in text if m.startswith("<div class='answer'>"))
+    # [3] is on card [1]: the text follows the cards.
+    assert answer_text.endswith("<span class='marker'>[1]</span> — <em>SSDA &#40;2008&#41;</em></li></ul></div>")
+    assert "[3]" not in answer_text and "<strong>In short&#58;</strong>" in answer_text
+    # Report text stays inert: every HTML and Markdown character an entity, in the answer and on the card.
+    for shown in (answer_text, first):
+        assert "&#33;&#91;logo&#93;&#40;http&#58;//evil.example/p.png&#41;" in shown
+        assert "&lt;b&gt;bold&lt;/b&gt;" in shown and "&#58;red&#91;alert&#93;" in shown and "&#36;x^2&#36;" in shown
+        assert "\n\n" not in shown  # one HTML block: Markdown never looks inside
+    note = download_text(at, "download-t")
+    assert "- [1] “Time is the main barrier.” — SSDA (2008), §3.3 Barriers to engagement (lines 612–618)" in note
+    assert at.download_button(key="download-docx-t").proto.label == "Download this answer (Word)"
+
+
+def test_a_question_over_the_limit_gets_a_visible_message(app_env, monkeypatch, fresh_cache):
+    monkeypatch.setenv("ASSISTANT_MAX_QUESTION_CHARS", "60")
+    at = ask(start(), "How can colleges engage small employers? " * 5)
+    assert at.session_state["turns"][0].answer is None
+    assert any("the limit is 60" in e.value and "Shorten it" in e.value for e in at.error)
 
 
 def _stale_index(tmp_path: Path, corpus: str) -> dict[str, str]:
@@ -214,11 +304,13 @@ def test_reports_page_opens_a_report_at_a_cited_passage(app_env):
     at.switch_page("pages/reports.py")
     at.query_params["report"] = cited.report
     at.query_params["chunk"] = cited.chunk_id
+    offset = cited.passage.index(cited.quote)
+    at.query_params["at"] = f"{offset}-{offset + len(cited.quote)}"
     at.run()
     assert not at.exception
-    assert any("Cited passage" in c.value for c in at.caption)
+    assert any("<div class='where'>Cited passage · " in m for m in markdown(at))
     highlighted = [m for m in markdown(at) if "<mark class='quote'>" in m]
-    assert len(highlighted) == 1 and cited.quote.split()[0] in highlighted[0]
+    assert len(highlighted) == 1 and html_text(cited.quote) in highlighted[0]
 
 
 def _evaluation_page(path: str) -> None:
@@ -253,6 +345,56 @@ def test_evaluation_page_shows_metrics_kinds_and_failures(tmp_path):
     assert any("recall" in e.value for e in at.error)  # below its threshold
     assert any("missed span" in m for m in markdown(at))
     assert any("\\<b\\>" in e.label for e in at.expander)
+
+
+def _evaluation_with_targets(path: str, thresholds: str) -> None:
+    from pathlib import Path
+
+    from pages.evaluation import render_evaluation
+
+    render_evaluation(Path(path), Path(thresholds))
+
+
+def test_evaluation_page_shows_targets_beside_floors_and_never_a_green_line_over_failures(tmp_path):
+    report = {
+        "metrics": {"coverage": 0.53, "hit_at_5": 0.9, "false_abstention": 0.0, "new_metric": 0.4},
+        "thresholds": {"min": {"coverage": 0.5, "hit_at_5": 0.75}, "max": {"false_abstention": 0.03}},
+        "failures": [{"id": "c1", "kind": "factual", "question": "Q?", "reasons": ["missing fact"],
+                      "answer": "**In short:** “A quote with *stars*.” [1]"}],
+    }
+    (tmp_path / "latest.json").write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / "thresholds.toml").write_text(
+        "[target]\ncoverage = 0.85\nhit_at_5 = 0.85\nlead_answers = 0.6\n[target_max]\nfalse_abstention = 0.05\n",
+        encoding="utf-8",
+    )
+    at = AppTest.from_function(
+        _evaluation_with_targets, args=(str(tmp_path / "latest.json"), str(tmp_path / "thresholds.toml"))
+    ).run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["coverage", "hit at 5", "false abstention", "new metric"]  # all shown
+    assert not at.success and not at.error  # the floors hold, but that is not shown as all green
+    assert [w.value for w in at.warning] == [
+        "Product targets missed: coverage\\, lead\\_answers. The regression floors hold."
+    ]
+    table = next(m for m in markdown(at) if m.startswith("| metric"))
+    assert "| coverage | 0.530 | ≥ 0.5 | ≥ 0.85 | **missed** |" in table
+    assert "| hit\\_at\\_5 | 0.900 | ≥ 0.75 | ≥ 0.85 | met |" in table
+    assert "| lead\\_answers | — | — | ≥ 0.6 | not measured |" in table
+    shown = "<div class='answer'><p><strong>In short&#58;</strong> “A quote with &#42;stars&#42;.” "
+    assert shown + "<span class='marker'>[1]</span></p></div>" in markdown(at)  # rendered, not raw **
+    assert not at.text
+
+
+def test_evaluation_page_is_green_only_when_targets_are_met_and_no_case_fails(tmp_path):
+    report = {"metrics": {"coverage": 0.9}, "thresholds": {"min": {"coverage": 0.5}}, "failures": []}
+    (tmp_path / "latest.json").write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / "thresholds.toml").write_text("[target]\ncoverage = 0.85\n", encoding="utf-8")
+    at = AppTest.from_function(
+        _evaluation_with_targets, args=(str(tmp_path / "latest.json"), str(tmp_path / "thresholds.toml"))
+    ).run()
+    assert [s.value for s in at.success] == [
+        "Every metric meets its floor and its target, and no case failed.", "No case failed."
+    ]
 
 
 def test_evaluation_page_reads_min_and_max_thresholds(tmp_path):
