@@ -56,7 +56,6 @@ class Candidate:
     index: int  # sentence index within the chunk
     text: str  # quotable form: verbatim but for quotation-mark style and a dropped footnote mark
     items: tuple[str, ...] = ()  # list items quoted under a lead-in
-    lead_in: str = ""  # the lead-in a lone list item belongs to
     kind: str = "body"
     relevance: float = 0.0
     directness: float = 0.0  # how squarely the sentence itself answers (for choosing the lead)
@@ -69,12 +68,12 @@ class Candidate:
     @property
     def whole(self) -> str:
         """Everything the candidate would quote, for scoring."""
-        return " ".join((self.lead_in, self.text, *self.items)).strip()
+        return " ".join((self.text, *self.items)).strip()
 
     @property
     def scored_text(self) -> str:
         """What relevance is judged on: the sentence, or a lead-in with its first two items."""
-        return " ".join((self.lead_in, self.text, *self.items[:2])).strip()
+        return " ".join((self.text, *self.items[:2])).strip()
 
     @property
     def complete(self) -> bool:

@@ -20,9 +20,7 @@ _NUMBERING = re.compile(r"^(?:[A-Z]|\d+(?:\.\d+)*)\.?\s+(?=[A-Z])")
 
 
 def quote(c: Candidate) -> str:
-    """The candidate as a quote with its passage marker; a lone list item carries its lead-in."""
-    if c.lead_in and c.kind == "list_item":
-        return f"“{trim(c.lead_in)} … {trim(c.text)}” [{c.passage}]"
+    """The candidate as a quote with its passage marker."""
     return f"“{trim(c.text)}” [{c.passage}]"
 
 
