@@ -57,8 +57,12 @@ METRICS: dict[str, bool] = {
 COUNT_METRICS = frozenset({"junk_quotes", "max_quotes_per_passage"})
 NOT_SHARES = COUNT_METRICS | {"max_quotes_per_passage_mean"}
 
-# A heading: "# …", a rule, or a line in bold alone that is not a sentence ("**LSDA (2005)**").
-_HEADING = re.compile(r"^(?:#{1,6}\s|\*\*[^*]+(?<![.!?])\*\*:?$|__[^_]+(?<![.!?])__:?$|[-*_]{3,}$)")
+# A heading: "# …", a rule, or a line in bold alone that is not a sentence ("**LSDA (2005)**"),
+# perhaps with an attribution in italics ("**Clustering** — *LSDA (2005)*").
+_HEADING = re.compile(
+    r"^(?:#{1,6}\s|[-*_]{3,}$"
+    r"|(?:\*\*[^*]+(?<![.!?])\*\*|__[^_]+(?<![.!?])__):?(?:\s+[—–-]\s+\*[^*]+\*)?$)"
+)
 _LIST_MARK = re.compile(r"^(?:[-*+\u2022]|\d{1,2}[.)])\s+")
 # "**In short:**", "**Answer**:", "*Summary:*" or a plain "In short:" before the lead sentence. A plain
 # label is only stripped when it is a known one: "Public funding: …" may hold a fact.

@@ -230,6 +230,8 @@ def test_adversarial_pass_needs_right_abstention_no_forbidden_text_and_a_citatio
 LEAD_CASES = [
     ("**In short:** Networks are a lever for skills [1].\n\n- more [2]", "Networks are a lever for skills [1]."),
     ("# Answer\n\n**LSDA (2005)**\n\n- Networks are a lever [1].", "Networks are a lever [1]."),
+    ("**Clustering** — *LSDA (2005)*\n- Networks are a lever [1].", "Networks are a lever [1]."),
+    ("“A lever.” [1] — *LSDA (2005)*\n\n- more [2]", "“A lever.” [1] — *LSDA (2005)*"),
     ("\n\nIn short: Networks are a lever [1].", "Networks are a lever [1]."),
     ("*Summary:* It is a lever [1].", "It is a lever [1]."),
     ("What the evidence suggests doing:\n- Use the lever [1].", "What the evidence suggests doing:"),
