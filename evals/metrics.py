@@ -143,8 +143,12 @@ def evidence_rank(case: EvalCase, passages: Sequence[Passage]) -> int | None:
 
 
 def _compact(text: str) -> str:
-    """Normalised text with ALL white space and emphasis marks removed: robust to repaired words."""
-    return normalise(text).replace(" ", "").replace("*", "").replace("__", "")
+    """Normalised text with ALL white space and emphasis marks removed: robust to repaired words.
+
+    Double and single quotation marks are one mark here: a quote that holds a quotation shows it with
+    single marks (“… ‘employer engagement’ …”), which changes typography, not a word.
+    """
+    return normalise(text).replace(" ", "").replace("*", "").replace("__", "").replace('"', "'")
 
 
 def quote_fragments(quote: str) -> list[str]:

@@ -127,6 +127,8 @@ def test_evidence_rank_is_the_first_passage_from_the_right_report() -> None:
         ("an important lever", "an important level", False),
         ("lever … for skills", "for skills a lever", True),  # fragments need not be in order at the source
         ("", "anything", False),
+        ("is defined here as ‘activity that uses’", "is defined here as “activity that uses”", True),  # nested quote
+        ("is defined here as ‘activity that used’", "is defined here as “activity that uses”", False),
     ],
 )
 def test_quote_in_source_ignores_white_space_but_not_words(quote: str, source: str, ok: bool) -> None:
