@@ -315,6 +315,31 @@ def test_junk_quotes_are_counted_listed_and_given_as_reasons() -> None:
     assert reason_counts([result, clean])["junk quote"] == 1
 
 
+LIST_ANSWER = """**Drawbacks** — *Step Up (2019)*
+- “Other options suggested were:” [1]
+  - “Working with Growth Hubs, which provide business to business advice.” [2]
+- “It aimed to:” [3]
+  - “define and classify employer engagement;” [4]
+- “The research identified a number of different network types including:” [5]
+- “Other options suggested were:” [6]
+"""
+
+
+def test_a_lead_in_above_its_list_items_is_evidence_but_not_alone_or_when_too_short() -> None:
+    c = chunk("Other options suggested were: Working with Growth Hubs.")
+    quotes = [
+        cite(c, "Other options suggested were:", n=1),
+        cite(c, "Working with Growth Hubs, which provide business to business advice.", n=2),
+        cite(c, "It aimed to:", n=3),
+        cite(c, "define and classify employer engagement;", n=4),
+        cite(c, "The research identified a number of different network types including:", n=5),
+        cite(c, "Other options suggested were:", n=6),
+    ]
+    result = score_case(case(), answer(LIST_ANSWER, [c], quotes), [None] * 6)
+    assert [j.split("]")[0] for j in result.junk_quotes] == ["[3", "[5", "[6"]
+    assert all(" lead-in: " in j for j in result.junk_quotes)
+
+
 def test_quotes_per_passage_takes_the_most_cited_chunk_of_each_answer() -> None:
     one, two = chunk(SPAN, cid="a:1"), chunk(SPAN, cid="a:2")
     crowded = [cite(one, "an important lever", n=i) for i in (1, 2, 3)] + [cite(two, "an important lever", n=4)]
