@@ -15,7 +15,7 @@ from typing import Any
 from assistant.types import Answer, Chunk, Citation, Passage
 from assistant.verify import quote_in
 from evals.cases import EvalCase, normalise, span_in
-from evals.junk import junk_kind
+from evals.junk import LEAD_IN, junk_kind
 
 #: A passage holding this share of an evidence span's words, as one run from its start or end, holds
 #: the span: the rest is in the neighbouring chunk.
@@ -23,6 +23,8 @@ PARTIAL_SPAN = 0.6
 HIT_DEPTH = 5
 #: The issue's rule for breadth: more quotes than this from one passage is anecdote, not a survey.
 MAX_QUOTES_PER_PASSAGE = 2
+#: A lead-in shorter than this says nothing even above its list ("It aimed to:", "For example:").
+MIN_LEAD_IN_WORDS = 4
 
 _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 # A word broken over two lines ("employ-" / "ment"): the cleaner joins it, so the comparison must too.
@@ -57,8 +59,12 @@ METRICS: dict[str, bool] = {
 COUNT_METRICS = frozenset({"junk_quotes", "max_quotes_per_passage"})
 NOT_SHARES = COUNT_METRICS | {"max_quotes_per_passage_mean"}
 
-# A heading: "# …", a rule, or a line in bold alone that is not a sentence ("**LSDA (2005)**").
-_HEADING = re.compile(r"^(?:#{1,6}\s|\*\*[^*]+(?<![.!?])\*\*:?$|__[^_]+(?<![.!?])__:?$|[-*_]{3,}$)")
+# A heading: "# …", a rule, or a line in bold alone that is not a sentence ("**LSDA (2005)**"),
+# perhaps with an attribution in italics ("**Clustering** — *LSDA (2005)*").
+_HEADING = re.compile(
+    r"^(?:#{1,6}\s|[-*_]{3,}$"
+    r"|(?:\*\*[^*]+(?<![.!?])\*\*|__[^_]+(?<![.!?])__):?(?:\s+[—–-]\s+\*[^*]+\*)?$)"
+)
 _LIST_MARK = re.compile(r"^(?:[-*+\u2022]|\d{1,2}[.)])\s+")
 # "**In short:**", "**Answer**:", "*Summary:*" or a plain "In short:" before the lead sentence. A plain
 # label is only stripped when it is a known one: "Public funding: …" may hold a fact.
@@ -139,10 +145,10 @@ def evidence_rank(case: EvalCase, passages: Sequence[Passage]) -> int | None:
 
 
 def _compact(text: str) -> str:
-    """Normalised text with ALL white space, emphasis marks and quotation-mark style removed.
+    """Normalised text with ALL white space and emphasis marks removed: robust to repaired words.
 
-    Robust to repaired words, and to a quote inside a quote being shown with single marks (as the
-    product's verifier allows).
+    Double and single quotation marks are one mark here: a quote that holds a quotation shows it with
+    single marks (“… ‘employer engagement’ …”), which changes typography, not a word.
     """
     return normalise(text).replace(" ", "").replace("*", "").replace("__", "").replace('"', "'")
 
@@ -226,14 +232,33 @@ def is_lead_in(line: str) -> bool:
     return _MARKER.sub("", line).rstrip(" ”\"'’*_").endswith(":")
 
 
-def junk_quotes(citations: Iterable[Citation]) -> list[str]:
-    """'[n] kind: “quote”' for every citation whose quote is not evidence (see `evals.junk`)."""
+def junk_quotes(citations: Iterable[Citation], answer: str = "") -> list[str]:
+    """'[n] kind: “quote”' for every citation whose quote is not evidence (see `evals.junk`).
+
+    A lead-in ending with ":" may stand in `answer` as the line that introduces its list items
+    (quoted beneath it, indented): that is how the issue asks for list items to be quoted. On its
+    own, or when it is too short to say anything ("It aimed to:", "or both:"), it is junk.
+    """
     found = []
     for c in citations:
         kind = junk_kind(c.quote, c.section)
+        if kind == LEAD_IN and len(c.quote.split()) >= MIN_LEAD_IN_WORDS and _introduces_list(answer, c.n):
+            kind = None
         if kind:
             found.append(f"[{c.n}] {kind}: “{_short(c.quote)}”")
     return found
+
+
+def _introduces_list(answer: str, n: int) -> bool:
+    """True when the line citing [n] is followed by more deeply indented, cited list items."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if re.search(rf"\[{n}\](?!\d)", line):
+            below = lines[i + 1]
+            indent = len(line) - len(line.lstrip())
+            deeper = len(below) - len(below.lstrip()) > indent
+            return deeper and bool(_LIST_MARK.match(below.strip())) and bool(_MARKER.search(below))
+    return False
 
 
 def crowded_passage(citations: Sequence[Citation]) -> tuple[str, int]:
@@ -276,7 +301,7 @@ def score_case(
         result.lead_answers = not answer.abstained and any(
             term_in(t, result.lead) for group in case.required_facts for t in group
         )
-    result.junk_quotes = junk_quotes(answer.citations)
+    result.junk_quotes = junk_quotes(answer.citations, answer.answer)
     result.crowded_passage, result.quotes_per_passage = crowded_passage(answer.citations)
     if case.kind == "adversarial":
         result.adversarial_pass = (

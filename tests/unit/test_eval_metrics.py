@@ -127,6 +127,8 @@ def test_evidence_rank_is_the_first_passage_from_the_right_report() -> None:
         ("an important lever", "an important level", False),
         ("lever … for skills", "for skills a lever", True),  # fragments need not be in order at the source
         ("", "anything", False),
+        ("is defined here as ‘activity that uses’", "is defined here as “activity that uses”", True),  # nested quote
+        ("is defined here as ‘activity that used’", "is defined here as “activity that uses”", False),
     ],
 )
 def test_quote_in_source_ignores_white_space_but_not_words(quote: str, source: str, ok: bool) -> None:
@@ -230,6 +232,8 @@ def test_adversarial_pass_needs_right_abstention_no_forbidden_text_and_a_citatio
 LEAD_CASES = [
     ("**In short:** Networks are a lever for skills [1].\n\n- more [2]", "Networks are a lever for skills [1]."),
     ("# Answer\n\n**LSDA (2005)**\n\n- Networks are a lever [1].", "Networks are a lever [1]."),
+    ("**Clustering** — *LSDA (2005)*\n- Networks are a lever [1].", "Networks are a lever [1]."),
+    ("“A lever.” [1] — *LSDA (2005)*\n\n- more [2]", "“A lever.” [1] — *LSDA (2005)*"),
     ("\n\nIn short: Networks are a lever [1].", "Networks are a lever [1]."),
     ("*Summary:* It is a lever [1].", "It is a lever [1]."),
     ("What the evidence suggests doing:\n- Use the lever [1].", "What the evidence suggests doing:"),
@@ -309,6 +313,31 @@ def test_junk_quotes_are_counted_listed_and_given_as_reasons() -> None:
     m = aggregate([result, clean])
     assert m["junk_quotes"] == 3.0 and m["junk_quote_rate"] == pytest.approx(3 / 5)
     assert reason_counts([result, clean])["junk quote"] == 1
+
+
+LIST_ANSWER = """**Drawbacks** — *Step Up (2019)*
+- “Other options suggested were:” [1]
+  - “Working with Growth Hubs, which provide business to business advice.” [2]
+- “It aimed to:” [3]
+  - “define and classify employer engagement;” [4]
+- “The research identified a number of different network types including:” [5]
+- “Other options suggested were:” [6]
+"""
+
+
+def test_a_lead_in_above_its_list_items_is_evidence_but_not_alone_or_when_too_short() -> None:
+    c = chunk("Other options suggested were: Working with Growth Hubs.")
+    quotes = [
+        cite(c, "Other options suggested were:", n=1),
+        cite(c, "Working with Growth Hubs, which provide business to business advice.", n=2),
+        cite(c, "It aimed to:", n=3),
+        cite(c, "define and classify employer engagement;", n=4),
+        cite(c, "The research identified a number of different network types including:", n=5),
+        cite(c, "Other options suggested were:", n=6),
+    ]
+    result = score_case(case(), answer(LIST_ANSWER, [c], quotes), [None] * 6)
+    assert [j.split("]")[0] for j in result.junk_quotes] == ["[3", "[5", "[6"]
+    assert all(" lead-in: " in j for j in result.junk_quotes)
 
 
 def test_quotes_per_passage_takes_the_most_cited_chunk_of_each_answer() -> None:
