@@ -31,6 +31,9 @@ _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 _LINE_END_HYPHEN = re.compile(r"(?<=[A-Za-z])-[ \t]*\n[ \t]*(?=[a-z])")
 # Lines the cleaner drops from the running text: lone page numbers and a logo with a page number.
 _FURNITURE = re.compile(r"^\s*(?:\d{1,3}|[A-Z][A-Z&' ]+ \d{1,3})\s*$", re.MULTILINE)
+# Footnotes printed at a page foot (a superscript number, then the note): the cleaner lifts them out, so a
+# paragraph interrupted by them reads on across them.
+_FOOTNOTE_LINE = re.compile(r"^\s*[⁰¹²³⁴⁵⁶⁷⁸⁹]+\s.*$", re.MULTILINE)
 _BULLET = re.compile(
     r"^[ \t]*[\u2022\u25aa\u25cf\u25a0\u25e6\u2023\u2043\u00b7\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc]", re.M
 )
@@ -168,7 +171,8 @@ def quote_in_source(quote: str, source: str) -> bool:
     if not fragments or not all(fragments):
         return False
     joined = _LINE_END_HYPHEN.sub("", source)
-    variants = {_compact(v) for v in (source, joined, _BULLET.sub("", _FURNITURE.sub("", joined)))}
+    furniture_free = _BULLET.sub("", _FURNITURE.sub("", joined))
+    variants = {_compact(v) for v in (source, joined, furniture_free, _FOOTNOTE_LINE.sub("", furniture_free))}
     return all(any(f in v for v in variants) for f in fragments)
 
 
