@@ -105,7 +105,9 @@ class Assistant:
         found = resolution.found
         if reading.premise:
             # The claim the question takes for granted is checked against its own evidence.
-            claim = self.retriever.retrieve(reading.premise, 4, reports, names_from=question)
+            # Searched in the reports the question names ("Why did the SSDA conclude that…").
+            scope = reports or [r for r in self.retriever.router.named(question) if r in found.reports_named] or None
+            claim = self.retriever.retrieve(reading.premise, 4, scope, names_from=question)
             found = replace(found, passages=_merged(found.passages, claim.passages))
         retrieved = time.perf_counter()
 

@@ -26,6 +26,7 @@ MAX_COMPARED = 3
 FLOOR = 0.55  # a point must reach this share of the lead's relevance: no filler
 # A claim counts as addressed by a sentence this close to it (shared rare words and meaning).
 CLAIM_ADDRESSED = 0.45
+CLAIM_CONTRADICTED = 0.55
 CLAIM_SUPPORTED = 0.75
 
 
@@ -73,10 +74,16 @@ class ExtractiveWriter:
         lines: list[str] = []
         used: list[Candidate] = []
         if reading.premise:
-            fits = claim_fit(reading.premise, ranked, request)
+            # Evidence on a claim is a whole sentence of body text, never a list's lead-in.
+            fits = claim_fit(reading.premise, [c for c in ranked if c.kind == "body" and c.complete], request)
             best = fits[0] if fits and fits[0][0] >= CLAIM_ADDRESSED else None
             evidence = best[1] if best else None
-            contradicts = evidence is not None and negated(reading.premise) != negated(evidence.whole)
+            # Opposite wording is taken as contradiction only when the sentence is squarely about the claim.
+            contradicts = (
+                best is not None
+                and best[0] >= CLAIM_CONTRADICTED
+                and negated(reading.premise) != negated(best[1].whole)
+            )
             supports = best is not None and not contradicts and best[0] >= CLAIM_SUPPORTED
             label = labels.get(evidence.report, evidence.report) if evidence else ""
             lines += compose.premise_lines(

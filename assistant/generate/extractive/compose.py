@@ -120,9 +120,9 @@ def premise_lines(
     """
     what = f"the premise that *{claim.rstrip('.?! ')}*" if echo else "the claim in the question"
     if evidence is None:
-        return [f"No passage in the reports supports {what}."]
+        return [f"No passage found in the reports supports {what}."]
     if contradicts:
         return [f"The reports do not support {what}: {quote(evidence)} — *{label}*"]
     if supports:
         return [f"The reports do say this: {quote(evidence)} — *{label}*"]
-    return [f"No passage in the reports supports {what}; the closest evidence is: {quote(evidence)} — *{label}*"]
+    return [f"No passage found in the reports supports {what}; the closest evidence is: {quote(evidence)} — *{label}*"]
