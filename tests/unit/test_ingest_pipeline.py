@@ -143,13 +143,14 @@ def test_non_utf8_text_is_indexed_with_a_warning(settings: Settings, corpus_dir:
     assert legacy and "Café" in legacy[0].text and "employers’" in legacy[0].text
 
 
-def test_a_file_outside_the_corpus_can_be_added(settings: Settings, tmp_path: Path) -> None:
+def test_a_file_outside_the_corpus_is_refused_in_one_line(settings: Settings, tmp_path: Path) -> None:
     extra = tmp_path / "extra"
     extra.mkdir()
     shutil.copy(settings.corpus_dir / "beta-2015-colleges.md", extra / "delta-2021-notes.md")
     run_ingest(settings, progress=False)
+    before = _ids(settings)
     summary = run_ingest(settings, [extra / "delta-2021-notes.md"], progress=False)
-    assert summary.ok and len(summary.indexed) == 1
-    assert "delta-2021-notes" in {c.report for c in _store(settings).all_chunks()}
-    # Ingesting one extra file does not remove the corpus.
-    assert {"alpha-2010", "beta-2015"} <= {c.report for c in _store(settings).all_chunks()}
+    assert not summary.indexed and len(summary.failures) == 1
+    reason = summary.failures[0].reason
+    assert "outside the corpus folder" in reason and "\n" not in reason
+    assert _ids(settings) == before  # the corpus is still indexed, nothing added
