@@ -22,7 +22,7 @@ from assistant.config import Settings
 from assistant.lexical import LexicalIndex
 from assistant.routing import ReportRouter
 from assistant.store import ChunkStore
-from assistant.types import Chunk, Passage
+from assistant.types import Chunk, Passage, ReportInfo
 
 RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
 
@@ -95,6 +95,11 @@ class HybridRetriever:
             generation = self.store.generation
             if self._lexical is None or self._lexical.fingerprint != generation.id:
                 self._lexical = self._load_lexical(generation.state_dir / "bm25", generation.id)
+                for chunk in self._lexical.chunks:  # reports added since this process started
+                    if self.catalog.get(chunk.report) is None:
+                        self.catalog.add(
+                            ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year)
+                        )
             return self._lexical
 
     def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:

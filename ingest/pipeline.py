@@ -11,6 +11,7 @@ outside the folder being scanned, are refused: the corpus folder is a boundary.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 import time
@@ -190,10 +191,28 @@ def run_ingest(
     store = ChunkStore(settings, embedder)
     with _writing(settings.state_dir), _exclusive(settings.state_dir):
         _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, progress, on_file)
+        _save_skipped(settings, summary.failures)
     if on_file is not None:
         on_file(summary.files, summary.files, "")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _save_skipped(settings: Settings, failures: list[FileFailure]) -> None:
+    """Record which files the last run skipped, for the app to list (written atomically)."""
+    target = settings.state_dir / "skipped.json"
+    partial = target.with_name(".skipped.json.partial")
+    partial.write_text(json.dumps([{"source": f.source, "reason": f.reason} for f in failures]), encoding="utf-8")
+    os.replace(partial, target)
+
+
+def last_skipped(settings: Settings) -> list[FileFailure]:
+    """The files the last ingest of this index skipped, with their one-line reasons."""
+    try:
+        rows = json.loads((settings.state_dir / "skipped.json").read_text(encoding="utf-8"))
+        return [FileFailure(str(r["source"]), str(r["reason"])) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 @contextmanager
