@@ -191,7 +191,10 @@ def run_ingest(
     store = ChunkStore(settings, embedder)
     with _writing(settings.state_dir), _exclusive(settings.state_dir):
         _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, progress, on_file)
-        _save_skipped(settings, summary.failures)
+        try:
+            _save_skipped(settings, summary.failures)
+        except OSError as exc:  # only the app's list of skipped files is stale; the index is whole
+            summary.warnings.append(f"Could not record the skipped files for the app ({exc.strerror}).")
     if on_file is not None:
         on_file(summary.files, summary.files, "")
     summary.seconds = time.perf_counter() - started
