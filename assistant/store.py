@@ -372,7 +372,8 @@ class ChunkStore:
                 offset=offset,
             )
             ids = page["ids"]
-            for doc, meta, vector in zip(page["documents"], page["metadatas"], page["embeddings"], strict=True):
+            vectors = page["embeddings"] if page["embeddings"] is not None else []
+            for doc, meta, vector in zip(page["documents"] or [], page["metadatas"] or [], vectors, strict=True):
                 if doc is not None and meta is not None:
                     chunk = Chunk.from_metadata(doc, meta)
                     found[chunk.chunk_id] = Record(chunk, np.asarray(vector, dtype=np.float32))

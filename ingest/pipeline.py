@@ -96,12 +96,9 @@ def discover(
 
     for raw in paths:
         path = Path(raw)
-        if path.is_symlink() or not (path.is_dir() or path.is_file()):
-            if path.is_symlink() or path.exists():
-                take(path)
-            else:
-                failures.append(FileFailure(str(path), f"{path}: not found; check the path."))
-        elif path.is_dir():
+        if not path.exists() and not path.is_symlink():
+            failures.append(FileFailure(str(path), f"{path}: not found; check the path."))
+        elif path.is_dir():  # the folder named may itself be a link (a deployed corpus); links inside are refused
             if not path.resolve().is_relative_to(corpus):
                 failures.append(FileFailure(str(path), _outside(path, corpus)))
                 continue

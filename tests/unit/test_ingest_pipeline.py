@@ -329,3 +329,12 @@ def test_text_in_other_encodings_is_read_exactly(
         assert summary.encodings[name] == decision
     else:  # Latin-1 and cp1252 agree on these characters; either is a correct reading
         assert summary.encodings[name] in {"latin_1", "iso8859_1", "cp1252", "iso8859_15"}
+
+
+def test_a_corpus_folder_reached_through_a_link_is_still_indexed(settings: Settings, tmp_path: Path) -> None:
+    link = tmp_path / "corpus-link"
+    link.symlink_to(settings.corpus_dir, target_is_directory=True)
+    linked = Settings.load(**{**settings.model_dump(), "corpus_dir": link})
+    summary = run_ingest(linked, progress=False)
+    assert summary.ok, summary.failures
+    assert sorted(summary.indexed) == ["alpha-2010-networks.txt", "beta-2015-colleges.md", "gamma-2020-brokerage.pdf"]
