@@ -434,7 +434,8 @@ def _build(
     def reusable(chunk_id: str) -> bool:
         return chunk_id in pool and (not with_tokens or (old_tokens is not None and chunk_id in old_tokens))
 
-    reused = [pool[c.chunk_id] for c in new_chunks if reusable(c.chunk_id)]
+    # A changed file's chunk with a known id has the same text, but may sit elsewhere: new metadata, old vector.
+    reused = [Record(c, pool[c.chunk_id].vector) for c in new_chunks if reusable(c.chunk_id)]
     ready = [r for r in carried if reusable(r.chunk.chunk_id)] + reused
     fresh = [r.chunk for r in carried if not reusable(r.chunk.chunk_id)]
     fresh += [c for c in new_chunks if not reusable(c.chunk_id)]
