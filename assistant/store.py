@@ -18,11 +18,9 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,7 +34,10 @@ from assistant.errors import (
     IndexWriteError,
     StoreUnavailableError,
 )
+from assistant.snapshot import ROUND, Generation, Record, Snapshot
 from assistant.types import Chunk
+
+__all__ = ["ChunkStore", "Generation", "Record", "chunker_version", "is_write_failure", "write_failure"]
 
 T = TypeVar("T")
 
@@ -45,9 +46,6 @@ CHUNKER_VERSION = "sentence-chunks/2"
 
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
 _READ_BATCH = 5000
-# Above this many chunks the in-memory matrix gets large; search falls back to Chroma's HNSW.
-EXACT_LIMIT = 50_000
-_ROUND = 9  # similarities equal to 9 places are ties, broken by chunk id (float noise must not reorder)
 
 # errno values that mean "the disk or folder will not take more writes", not a bug.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -96,34 +94,6 @@ def _chroma():
     return chromadb, ChromaSettings
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One complete build of the index: a Chroma collection and a folder of derived files (BM25, tokens)."""
-
-    id: str
-    collection: str
-    state_dir: Path
-
-
-@dataclass(frozen=True)
-class Record:
-    """A stored chunk with its vector (what an ingest carries over into the next generation)."""
-
-    chunk: Chunk
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """What a reader serves from: one generation's chunks (sorted by id) and their unit vectors."""
-
-    generation: Generation
-    chunks: list[Chunk]
-    by_id: dict[str, Chunk]
-    reports: np.ndarray
-    matrix: np.ndarray | None  # None above EXACT_LIMIT: search asks Chroma
-
-
 class ChunkStore:
     """Chunks and their vectors in Chroma, one collection per generation, read through a pointer."""
 
@@ -132,7 +102,7 @@ class ChunkStore:
         self.embedder = embedder
         # Re-entrant: switching generations connects, and both happen under the lock.
         self._lock = threading.RLock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._vectorstore: Any = None
         self._client_obj: Any = self._connect()
 
@@ -253,7 +223,7 @@ class ChunkStore:
         from chromadb.errors import NotFoundError
 
         try:
-            pointer = self._guard(lambda: self._client.get_collection(self._pointer_name))
+            pointer = self._get(self._pointer_name)
         except (NotFoundError, ValueError):
             return None, None
         found = pointer.metadata or {}
@@ -267,27 +237,37 @@ class ChunkStore:
         """The generation readers should use now, or None before the first ingest."""
         return self.pointer()[0]
 
+    def _get(self, name: str) -> Any:
+        return self._guard(lambda: self._client.get_collection(name))
+
+    def _names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self._guard(lambda: self._client.list_collections())}
+
+    def _pages(self, generation: Generation, include: list[str]) -> Iterator[dict[str, Any]]:
+        """A generation's records, a page at a time (one `get` of everything can exceed Chroma's limits)."""
+        collection = self._get(generation.collection)
+        offset = 0
+        while True:
+            page = self._guard(collection.get, include=include, limit=_READ_BATCH, offset=offset)
+            yield page
+            if len(page["ids"]) < _READ_BATCH:
+                return
+            offset += len(page["ids"])
+
     def metadata(self, generation: Generation) -> dict[str, Any]:
         """A generation's collection metadata (the embedder and chunker that built it)."""
-        return dict(self._guard(lambda: self._client.get_collection(generation.collection).metadata or {}))
+        return dict(self._get(generation.collection).metadata or {})
 
     def source_counts(self, generation: Generation) -> Counter[str]:
         """Chunks per source file in a generation, read from the store itself (to check the manifest)."""
-        collection = self._guard(lambda: self._client.get_collection(generation.collection))
-        counts: Counter[str] = Counter()
-        offset = 0
-        while True:
-            page = self._guard(collection.get, include=["metadatas"], limit=_READ_BATCH, offset=offset)
-            counts.update(str(m["source"]) for m in page["metadatas"] if m)
-            if len(page["ids"]) < _READ_BATCH:
-                return counts
-            offset += len(page["ids"])
+        pages = self._pages(generation, ["metadatas"])
+        return Counter(str(m["source"]) for page in pages for m in page["metadatas"] if m)
 
     def generations(self) -> list[Generation]:
         """Every generation collection in the store, oldest first (complete or abandoned)."""
         pattern = re.compile(rf"^{re.escape(self.settings.collection)}\.(g\d{{8}}T\d{{6}}-[0-9a-f]{{6}})$")
-        names = [getattr(c, "name", c) for c in self._guard(lambda: self._client.list_collections())]
-        return sorted((self._generation(m.group(1)) for n in names if (m := pattern.match(n))), key=lambda g: g.id)
+        found = [self._generation(m.group(1)) for name in self._names() if (m := pattern.match(name))]
+        return sorted(found, key=lambda g: g.id)
 
     def _expected_metadata(self) -> dict[str, str]:
         return {"embedder": self.embedder.version, "chunker": chunker_version(self.settings)}
@@ -311,7 +291,7 @@ class ChunkStore:
         for i in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[i : i + _WRITE_BATCH]
             self._fresh_engine_if_refused()
-            collection = self._guard(lambda: self._client.get_collection(generation.collection))
+            collection = self._get(generation.collection)
             self._guard(
                 collection.upsert,
                 ids=[c.chunk_id for c in part],
@@ -322,7 +302,7 @@ class ChunkStore:
 
     def publish(self, generation: Generation, expected: int, previous: Generation | None = None) -> None:
         """Point readers at `generation`, once it holds exactly `expected` chunks (`previous` is kept)."""
-        collection = self._guard(lambda: self._client.get_collection(generation.collection))
+        collection = self._get(generation.collection)
         found = int(self._guard(collection.count))
         if found != expected:
             raise IndexWriteError(
@@ -352,7 +332,7 @@ class ChunkStore:
         for generation in removed:
             self.discard(generation)
         legacy = self.settings.collection
-        if legacy in {getattr(c, "name", c) for c in self._guard(lambda: self._client.list_collections())}:
+        if legacy in self._names():
             self._guard(lambda: self._client.delete_collection(legacy))
         for name in ("manifest.json", "bm25"):  # files of the old single-collection layout
             path = self.settings.state_dir / name
@@ -361,25 +341,14 @@ class ChunkStore:
 
     def records(self, generation: Generation) -> dict[str, Record]:
         """Every chunk of a generation with its vector, by id (to carry unchanged chunks forward)."""
-        collection = self._guard(lambda: self._client.get_collection(generation.collection))
         found: dict[str, Record] = {}
-        offset = 0
-        while True:
-            page = self._guard(
-                collection.get,
-                include=["documents", "metadatas", "embeddings"],
-                limit=_READ_BATCH,
-                offset=offset,
-            )
-            ids = page["ids"]
+        for page in self._pages(generation, ["documents", "metadatas", "embeddings"]):
             vectors = page["embeddings"] if page["embeddings"] is not None else []
             for doc, meta, vector in zip(page["documents"] or [], page["metadatas"] or [], vectors, strict=True):
-                if doc is not None and meta is not None:
+                if doc is not None and meta is not None:  # a record Chroma half-deleted is not a chunk
                     chunk = Chunk.from_metadata(doc, meta)
                     found[chunk.chunk_id] = Record(chunk, np.asarray(vector, dtype=np.float32))
-            if len(ids) < _READ_BATCH:
-                return found
-            offset += len(ids)
+        return found
 
     # -- reading: a snapshot of the current generation ---------------------------------------------
 
@@ -406,9 +375,7 @@ class ChunkStore:
     def _pointed(self) -> Generation:
         generation = self.current_generation()
         if generation is None:
-            legacy = self.settings.collection in {
-                getattr(c, "name", c) for c in self._guard(lambda: self._client.list_collections())
-            }
+            legacy = self.settings.collection in self._names()
             hint = " It was built by an older version of the assistant." if legacy else ""
             raise IndexMissingError(
                 f"No index in {self.describe()}.{hint} Run `assistant ingest` (or `make run`) to build it."
@@ -419,7 +386,7 @@ class ChunkStore:
         from chromadb.errors import NotFoundError
 
         try:
-            collection = self._guard(lambda: self._client.get_collection(generation.collection))
+            collection = self._get(generation.collection)
         except (NotFoundError, ValueError) as exc:
             raise IndexMissingError(
                 f"The index in {self.describe()} points at {generation.id}, which is gone: run `assistant ingest`."
@@ -431,24 +398,13 @@ class ChunkStore:
                     f"The index in {self.describe()} was built with {key} {found.get(key)!r}, "
                     f"but this version uses {want!r}. Re-ingest: `assistant ingest --rebuild`."
                 )
-        records = sorted(self.records(generation).values(), key=lambda r: r.chunk.chunk_id)
-        if not records:
+        snapshot = Snapshot.build(generation, self.records(generation).values())
+        if not snapshot.chunks:
             raise IndexMissingError(f"The index in {self.describe()} is empty: run `assistant ingest`.")
-        chunks = [r.chunk for r in records]
-        matrix = None
-        if len(records) <= EXACT_LIMIT:
-            matrix = np.vstack([r.vector for r in records]).astype(np.float64)
-            matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
-        self._snapshot = _Snapshot(
-            generation=generation,
-            chunks=chunks,
-            by_id={c.chunk_id: c for c in chunks},
-            reports=np.array([c.report for c in chunks]),
-            matrix=matrix,
-        )
+        self._snapshot = snapshot
         self._vectorstore = None
 
-    def _current(self) -> _Snapshot:
+    def _current(self) -> Snapshot:
         snapshot = self._snapshot
         if snapshot is None:
             with self._lock:
@@ -476,8 +432,7 @@ class ChunkStore:
 
     def info(self) -> dict[str, Any]:
         """The current generation's collection metadata (embedder and chunker versions)."""
-        name = self.generation.collection
-        return dict(self._guard(lambda: self._client.get_collection(name).metadata or {}))
+        return self.metadata(self.generation)
 
     def count(self) -> int:
         return len(self._current().chunks)
@@ -509,23 +464,15 @@ class ChunkStore:
         snapshot = self._current()
         if snapshot.matrix is None:
             return self._search_chroma(snapshot, vector, k, reports)
-        query = np.asarray(vector, dtype=np.float64)
-        query = query / max(float(np.linalg.norm(query)), 1e-12)
-        similarity = np.round(snapshot.matrix @ query, _ROUND)
-        rows = np.arange(len(snapshot.chunks))
-        if reports:
-            rows = rows[np.isin(snapshot.reports, list(reports))]
-        # Rows are in chunk-id order, so a stable sort breaks ties by id.
-        order = rows[np.argsort(-similarity[rows], kind="stable")][: max(1, k)]
-        return [(snapshot.chunks[i], float(similarity[i])) for i in order]
+        return snapshot.search(vector, k, reports)
 
     def _search_chroma(
-        self, snapshot: _Snapshot, vector: Sequence[float], k: int, reports: Sequence[str] | None
+        self, snapshot: Snapshot, vector: Sequence[float], k: int, reports: Sequence[str] | None
     ) -> list[tuple[Chunk, float]]:
         where: dict[str, Any] | None = None
         if reports:
             where = {"report": reports[0]} if len(reports) == 1 else {"report": {"$in": list(reports)}}
-        collection = self._guard(lambda: self._client.get_collection(snapshot.generation.collection))
+        collection = self._get(snapshot.generation.collection)
         results = self._guard(
             collection.query,
             query_embeddings=[list(vector)],
@@ -534,7 +481,7 @@ class ChunkStore:
             include=["distances"],
         )
         hits = [
-            (snapshot.by_id[i], round(1.0 - float(d), _ROUND))
+            (snapshot.by_id[i], round(1.0 - float(d), ROUND))
             for i, d in zip(results["ids"][0], results["distances"][0], strict=True)
             if i in snapshot.by_id
         ]

@@ -15,7 +15,7 @@ SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _UNSAFE_CHARS = re.compile(r"[^\w.\-]+")
 _MAX_NAME = 120
-# Names the ingest skips on purpose (see ingest.pipeline.IGNORED_NAMES): an upload must not take them.
+# Names the ingest skips on purpose (see ingest.corpus.IGNORED_NAMES): an upload must not take them.
 _RESERVED_NAMES = {"catalog.toml", "readme.md", ".gitkeep"}
 
 
