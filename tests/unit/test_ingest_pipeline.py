@@ -338,3 +338,20 @@ def test_a_corpus_folder_reached_through_a_link_is_still_indexed(settings: Setti
     summary = run_ingest(linked, progress=False)
     assert summary.ok, summary.failures
     assert sorted(summary.indexed) == ["alpha-2010-networks.txt", "beta-2015-colleges.md", "gamma-2020-brokerage.pdf"]
+
+
+def test_an_index_of_the_old_single_collection_layout_is_replaced_on_the_next_ingest(settings: Settings) -> None:
+    from assistant.chain import Assistant
+    from assistant.errors import IndexMissingError
+
+    store = ChunkStore(settings, get_embedder(settings))
+    store._client.create_collection(settings.collection)  # what the previous layout wrote
+    (settings.state_dir / "bm25").mkdir(parents=True)
+    (settings.state_dir / "manifest.json").write_text('{"files": {}}')
+    with pytest.raises(IndexMissingError, match="older version.*assistant ingest"):
+        Assistant.from_settings(settings)
+    assert run_ingest(settings, progress=False).ok
+    names = {getattr(c, "name", c) for c in store._client.list_collections()}
+    assert settings.collection not in names and f"{settings.collection}.current" in names
+    assert not (settings.state_dir / "manifest.json").exists() and not (settings.state_dir / "bm25").exists()
+    assert Assistant.from_settings(settings).ask("How are employer networks funded?").citations
