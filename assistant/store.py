@@ -265,7 +265,7 @@ class ChunkStore:
 
     def generations(self) -> list[Generation]:
         """Every generation collection in the store, oldest first (complete or abandoned)."""
-        pattern = re.compile(rf"^{re.escape(self.settings.collection)}\.(g\d{{8}}T\d{{6}}-[0-9a-f]{{6}})$")
+        pattern = re.compile(rf"^{re.escape(self.settings.collection)}\.(g\d{{8}}T\d{{12}}-[0-9a-f]{{6}})$")
         found = [self._generation(m.group(1)) for name in self._names() if (m := pattern.match(name))]
         return sorted(found, key=lambda g: g.id)
 
@@ -275,7 +275,8 @@ class ChunkStore:
     def new_generation(self) -> Generation:
         """Create an empty collection for a new generation (readers keep the current one meanwhile)."""
         self._fresh_engine_if_refused()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        now = time.time()  # to the microsecond, so names sort in the order the generations were made
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}"
         generation = self._generation(f"g{stamp}-{os.urandom(3).hex()}")
         self._guard(
             lambda: self._client.create_collection(
