@@ -37,7 +37,9 @@ _state: dict[str, Any] = {}
 # -- the one safe printer: report text, file names and messages are data, never markup or escapes ------
 
 # Terminal escape sequences (CSI, OSC such as hidden hyperlinks, and two-byte ones), removed whole so
-# their parameters do not show either; then any remaining control character goes.
+# their parameters do not show either; then any remaining control character goes. Written here because
+# Rich's own helpers do not do this: strip_control_codes keeps ESC, and Text.from_ansi turns an OSC 8
+# link back into a live one.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|\x9b[0-?]*[ -/]*[@-~]")
 # Bidirectional overrides and isolates reorder what the terminal shows ("Trojan source").
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
