@@ -200,6 +200,11 @@ def _run(
     if todo:
         warming.start()
     prepared = _prepare_all(todo, catalog, settings, embedder, summary, progress, on_file)
+    if current is not None and not prepared and not removed and not stale and not summary.rebuilt:
+        warming.join()  # not left loading torch while the interpreter exits
+        summary.total_chunks = sum(counts.values())  # every changed file failed: the index stays as it is
+        summary.generation = current.id
+        return
 
     pool: dict[str, Record] = {}
     if current is not None and not summary.rebuilt:

@@ -115,10 +115,11 @@ BAD_FILES = [
 def test_bad_file_is_reported_and_skipped_and_the_index_stays_intact(
     settings: Settings, corpus_dir: Path, name: str, make, reason: str
 ) -> None:
-    run_ingest(settings, progress=False)
+    first = run_ingest(settings, progress=False)
     before = _ids(settings)
     make(corpus_dir / name)
     summary = run_ingest(settings, progress=False)
+    assert summary.generation == first.generation  # nothing to change: no new generation
     assert len(summary.failures) == 1
     failure = summary.failures[0]
     assert name in failure.reason and reason in failure.reason
