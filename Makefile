@@ -41,8 +41,9 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Files that cannot be read are listed (and shown in the app's sidebar) but do not stop the app.
 index: install
-	$(BIN)/assistant ingest
+	$(BIN)/assistant ingest --allow-skipped
 
 app: install
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \

@@ -7,7 +7,9 @@ evals; none of those import it. Errors from the engine become a one-line message
 from __future__ import annotations
 
 import json
+import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -15,8 +17,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
 from assistant.config import Settings, prepare_runtime
 from assistant.errors import AssistantError
@@ -32,6 +34,41 @@ errors = Console(stderr=True)
 
 _state: dict[str, Any] = {}
 
+# -- the one safe printer: report text, file names and messages are data, never markup or escapes ------
+
+# Terminal escape sequences (CSI, OSC such as hidden hyperlinks, and two-byte ones), removed whole so
+# their parameters do not show either; then any remaining control character goes. Written here because
+# Rich's own helpers do not do this: strip_control_codes keeps ESC, and Text.from_ansi turns an OSC 8
+# link back into a live one.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|\x9b[0-?]*[ -/]*[@-~]")
+# Bidirectional overrides and isolates reorder what the terminal shows ("Trojan source").
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean(text: object) -> str:
+    """`text` without terminal escapes or control characters (tabs and newlines stay)."""
+    value = _ESCAPES.sub("", str(text))
+    return "".join(
+        ch for ch in value if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI)
+    )
+
+
+def say(*parts: str | tuple[str, str], err: bool = False) -> None:
+    """Print literally (no markup parsed, no escapes passed): a plain string, or (text, style) pieces."""
+    pieces = [(clean(p), "") if isinstance(p, str) else (clean(p[0]), p[1]) for p in parts]
+    (errors if err else console).print(Text.assemble(*pieces), highlight=False, soft_wrap=True)
+
+
+def cell(value: object) -> Text:
+    """A table cell shown as it is (Rich would parse a plain string as markup)."""
+    return Text(clean(value))
+
+
+def json_line(value: Any) -> None:
+    """Print one JSON line; C1 controls and bidi marks are \\u-escaped (JSON already escapes the rest)."""
+    text = json.dumps(value, ensure_ascii=False)
+    print(re.sub("[\x80-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text), flush=True)
+
 
 def _settings(**overrides: Any) -> Settings:
     return Settings.load(**_state, **overrides)
@@ -45,10 +82,10 @@ def edge(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except AssistantError as exc:
-            errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            say(("Error: ", "bold red"), str(exc), err=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            errors.print("Interrupted.")
+            say("Interrupted.", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -76,10 +113,14 @@ def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start from an empty index.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    allow_skipped: Annotated[
+        bool, typer.Option("--allow-skipped", help="Exit 0 even if some files were skipped (they are listed).")
+    ] = False,
 ) -> None:
     """Index reports (PDF, TXT, Markdown) incrementally: only new or changed files are embedded.
 
-    Example: `assistant ingest corpus/ --rebuild`
+    The index switches to the new version only when it is complete; until then, and if the run is
+    interrupted, questions are answered from the previous one. Example: `assistant ingest corpus/ --rebuild`
     """
     from ingest.pipeline import run_ingest
 
@@ -95,12 +136,15 @@ def ingest(
     table.add_row("chunks in index", str(summary.total_chunks))
     table.add_row("skipped (failed)", str(len(summary.failures)))
     table.add_row("seconds", f"{summary.seconds:.1f}")
+    table.add_row("index version", cell(summary.generation or "none yet"))
     console.print(table)
+    for source, encoding in summary.encodings.items():
+        say(("Read as: ", "cyan"), f"{source}: {encoding}", err=True)
     for warning in summary.warnings:
-        errors.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+        say(("Warning: ", "yellow"), warning, err=True)
     for failure in summary.failures:
-        errors.print(f"[red]Skipped:[/] {failure.reason}", highlight=False)
-    if summary.failures:
+        say(("Skipped: ", "red"), failure.reason, err=True)
+    if summary.failures and not allow_skipped:
         raise typer.Exit(1)
 
 
@@ -132,32 +176,30 @@ def search(
                 "score": round(p.score, 4),
                 "text": p.chunk.text,
             }
-            print(json.dumps(row, ensure_ascii=False))
+            json_line(row)
         return
     for p in found.passages:
         console.rule(
-            f"[bold]{p.rank}. {p.chunk.report}[/] · {p.chunk.section_label} · {p.chunk.location} · score {p.score:.4f}"
+            cell(f"{p.rank}. {p.chunk.report} · {p.chunk.section_label} · {p.chunk.location} · score {p.score:.4f}")
         )
-        console.print(p.chunk.text, highlight=False, markup=False)
+        say(p.chunk.text)
 
 
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        json_line(answer.to_dict())
         return
     if answer.abstained:
-        console.print("[bold yellow]Not covered by the reports[/]")
-    console.print(Markdown(answer.answer))
+        say(("Not covered by the reports", "bold yellow"))
+    # Printed as text, not rendered as Markdown: rendering would drop HTML and links from quotes,
+    # and a quote must reach the reader exactly as the report has it.
+    say(answer.answer)
     if answer.notice:
-        errors.print(f"[yellow]{answer.notice}[/]")
+        say((answer.notice, "yellow"), err=True)
     if answer.citations:
-        console.print("\n[bold]Sources[/]")
+        say(("\nSources", "bold"))
         for c in answer.citations:
-            console.print(
-                f"[{c.n}] {c.byline} ({c.year or 'n.d.'}) {c.title} — {c.section}, {c.location}",
-                highlight=False,
-                markup=False,
-            )
+            say(f"[{c.n}] {c.byline} ({c.year or 'n.d.'}) {c.title} — {c.section}, {c.location}")
 
 
 @app.command()
@@ -184,23 +226,60 @@ def ask(
     if batch is None:
         _print_answer(assistant.ask(question or "", None, report), as_json)
         return
-    for line_no, line in enumerate(_read_batch(batch), start=1):
+    for line_no, line in _read_batch(batch):
+        item_id = None
         try:
-            item = json.loads(line)
-            answer = assistant.ask(
-                item["question"], item.get("history") or None, item.get("reports") or report, id=item.get("id")
-            )
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-        except (ValueError, KeyError, TypeError) as exc:
-            print(json.dumps({"id": None, "line": line_no, "error": f"bad input line: {exc}"}), flush=True)
+            item = _batch_item(line)
+            item_id = item.get("id")
+            answer = assistant.ask(item["question"], item.get("history"), item.get("reports") or report, id=item_id)
+            json_line(answer.to_dict())
         except AssistantError as exc:
-            print(json.dumps({"id": item.get("id"), "line": line_no, "error": str(exc)}), flush=True)
+            json_line({"id": getattr(exc, "item_id", item_id), "line": line_no, "error": clean(exc)})
+        except Exception as exc:  # one bad line must never stop the rest of the batch
+            reason = f"could not answer ({type(exc).__name__}: {exc})"
+            json_line({"id": item_id, "line": line_no, "error": clean(reason)})
 
 
-def _read_batch(path: Path) -> list[str]:
+def _read_batch(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of each non-blank line; a missing or non-UTF-8 file is a one-line error."""
     if not path.is_file():
         raise AssistantError(f'{path}: not found; give a JSONL file with one {{"question": ...}} per line.')
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise AssistantError(f"{path}: not UTF-8 text (line {line}); save the batch file as UTF-8.") from None
+    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _batch_item(line: str) -> dict[str, Any]:
+    """One batch line as {"id", "question", "history", "reports"}, or `AssistantError` saying what is wrong."""
+    try:
+        item = json.loads(line)
+    except RecursionError:
+        raise AssistantError("bad input line: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise AssistantError(f"bad input line: not JSON ({exc})") from None
+    if not isinstance(item, dict):
+        raise AssistantError('bad input line: give a JSON object such as {"id": "q1", "question": "..."}')
+    item_id = item.get("id")
+    if item_id is not None and (isinstance(item_id, bool) or not isinstance(item_id, str | int | float)):
+        raise AssistantError("bad input line: id must be a string or a number")
+    if not isinstance(item.get("question"), str):
+        raise _BadItem(item_id, 'bad input line: "question" must be a string')
+    for key in ("history", "reports"):
+        value = item.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise _BadItem(item_id, f'bad input line: "{key}" must be a list of strings')
+    return {"id": item_id, "question": item["question"], "history": item.get("history"), "reports": item.get("reports")}
+
+
+class _BadItem(AssistantError):
+    """A batch line that parsed, with a usable id, but a field of the wrong kind."""
+
+    def __init__(self, item_id: Any, message: str):
+        super().__init__(message)
+        self.item_id = item_id
 
 
 CHAT_HELP = """Commands:
@@ -227,15 +306,15 @@ def chat(
     assistant = Assistant.from_settings(_settings(writer=writer))
     history: list[str] = []
     focus: list[str] = assistant.check_reports(report) or []
-    console.print("Ask about the reports. /help lists the commands, /quit ends the session.")
+    say("Ask about the reports. /help lists the commands, /quit ends the session.")
     while True:
         try:
-            line = console.input("[bold cyan]you> [/]").strip()
+            line = console.input(Text("you> ", style="bold cyan")).strip()
         except EOFError:
-            console.print()
+            say("")
             break
         if not line:
-            console.print("(Type a question, /help for the commands, or /quit to end the session.)")
+            say("(Type a question, /help for the commands, or /quit to end the session.)")
             continue
         if line.startswith("/"):
             if _chat_command(line, assistant, history, focus) == "quit":
@@ -244,10 +323,10 @@ def chat(
         try:
             answer = assistant.ask(line, history, focus or None)
         except AssistantError as exc:
-            errors.print(f"[red]{exc}[/]")
+            say((str(exc), "red"), err=True)
             continue
         if answer.searched_as:
-            console.print(f"[dim]Searched as: {answer.searched_as}[/]", highlight=False)
+            say((f"Searched as: {answer.searched_as}", "dim"))
         _print_answer(answer, as_json=False)
         history.append(line)
 
@@ -259,23 +338,23 @@ def _chat_command(line: str, assistant: Any, history: list[str], focus: list[str
     if name in {"/quit", "/exit", "/q"}:
         return "quit"
     if name == "/help":
-        console.print(CHAT_HELP, highlight=False, markup=False)
+        say(CHAT_HELP)
     elif name == "/new":
         history.clear()
-        console.print("New conversation: earlier questions are forgotten.")
+        say("New conversation: earlier questions are forgotten.")
     elif name == "/report":
         if not argument:
             focus.clear()
-            console.print("Report focus cleared: searching all reports.")
+            say("Report focus cleared: searching all reports.")
             return ""
         try:
             focus[:] = assistant.check_reports(argument.split())
         except AssistantError as exc:
-            errors.print(f"[red]{exc}[/]", highlight=False)
+            say((str(exc), "red"), err=True)
             return ""
-        console.print(f"Focus: {', '.join(focus)}. /report alone clears it.", highlight=False)
+        say(f"Focus: {', '.join(focus)}. /report alone clears it.")
     else:
-        errors.print(f"Unknown command {name}: /help lists the commands.", highlight=False)
+        say(f"Unknown command {name}: /help lists the commands.", err=True)
     return ""
 
 
@@ -294,7 +373,7 @@ def reports() -> None:
         counts[chunk.report] = counts.get(chunk.report, 0) + 1
     table = Table("id", "year", "title", "by", "chunks")
     for info in assistant.catalog:
-        table.add_row(info.id, str(info.year or ""), info.title, info.byline, str(counts.get(info.id, 0)))
+        table.add_row(*(cell(v) for v in (info.id, info.year or "", info.title, info.byline, counts.get(info.id, 0))))
     console.print(table)
 
 

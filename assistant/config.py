@@ -97,19 +97,49 @@ class Settings(BaseSettings):
         except Exception as exc:  # anything else pydantic-settings raises while reading the environment
             raise ConfigError(f"Invalid settings: {exc}. Check your ASSISTANT_* variables and flags.") from exc
 
+    @field_validator("chroma_url")
+    @classmethod
+    def _valid_chroma_url(cls, value: str | None) -> str | None:
+        if value:
+            _parse_chroma_url(value)
+        return value
+
+    @field_validator("chroma_port")
+    @classmethod
+    def _valid_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("a port is a number from 1 to 65535")
+        return value
+
     @property
     def chroma_server(self) -> tuple[str, int] | None:
         """(host, port) of the Chroma server, or None for the embedded store."""
         if self.chroma_url:
-            from urllib.parse import urlparse
-
-            parsed = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
-            if not parsed.hostname:
-                raise ConfigError(f"ASSISTANT_CHROMA_URL={self.chroma_url!r} has no host.")
-            return parsed.hostname, parsed.port or 8000
+            _, host, port = _parse_chroma_url(self.chroma_url)
+            return host, port
         if self.chroma_host:
             return self.chroma_host, self.chroma_port
         return None
+
+    @property
+    def chroma_ssl(self) -> bool:
+        """Whether the Chroma server is reached over TLS (an https:// URL)."""
+        return bool(self.chroma_url) and _parse_chroma_url(self.chroma_url or "")[0] == "https"
+
+    @property
+    def chroma_base_url(self) -> str | None:
+        """The server's base URL as used (scheme, host, port), or None for the embedded store."""
+        server = self.chroma_server
+        if server is None:
+            return None
+        host = f"[{server[0]}]" if ":" in server[0] else server[0]
+        return f"{'https' if self.chroma_ssl else 'http'}://{host}:{server[1]}"
+
+    @property
+    def chroma_display(self) -> str | None:
+        """'Chroma server at URL' for messages, or None for the embedded store."""
+        base = self.chroma_base_url
+        return f"Chroma server at {base}" if base else None
 
     @property
     def state_dir(self) -> Path:
@@ -121,6 +151,25 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.corpus_dir / "catalog.toml"
+
+
+def _parse_chroma_url(value: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a Chroma server URL; `ValueError` saying what is wrong otherwise."""
+    from urllib.parse import urlsplit
+
+    example = "give e.g. http://127.0.0.1:8000 or https://chroma.example.org"
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc}); {example}") from None
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError(f"the scheme must be http or https, not {parts.scheme!r}; {example}")
+    if not parts.hostname:
+        raise ValueError(f"the URL has no host; {example}")
+    if port == 0:
+        raise ValueError(f"a port is a number from 1 to 65535; {example}")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 8000)
 
 
 def prepare_runtime() -> None:

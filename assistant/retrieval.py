@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -18,13 +19,12 @@ from pydantic import ConfigDict
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
-from assistant.errors import IndexMissingError
 from assistant.late import LateScorer
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.question import is_comparison
 from assistant.routing import ReportRouter
 from assistant.store import ChunkStore
-from assistant.types import Chunk, Passage
+from assistant.types import Chunk, Passage, ReportInfo
 
 RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
 # Hybrid candidates re-ranked by late interaction: the supporting passage is in the top 30 for over 90%
@@ -104,21 +104,17 @@ class HybridRetriever:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, loaded from disk, rebuilt only when the store's corpus has changed."""
+        """The BM25 index of the generation now serving; follows a newly published one (a cheap check)."""
         with self._lock:
-            fingerprint = str(self.store.info().get("corpus_fingerprint", ""))
-            if self._lexical is None or self._lexical.fingerprint != fingerprint:
-                directory = self.settings.state_dir / "bm25"
-                loaded = LexicalIndex.load(directory)
-                if loaded is None or loaded.fingerprint != fingerprint:
-                    chunks = self.store.all_chunks()
-                    if not chunks:
-                        raise IndexMissingError(
-                            f"The index in {self.store.describe()} is empty: run `assistant ingest`."
+            self.store.refresh()
+            generation = self.store.generation
+            if self._lexical is None or self._lexical.fingerprint != generation.id:
+                self._lexical = self._load_lexical(generation.state_dir / "bm25", generation.id)
+                for chunk in self._lexical.chunks:  # reports added since this process started
+                    if self.catalog.get(chunk.report) is None:
+                        self.catalog.add(
+                            ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year)
                         )
-                    loaded = LexicalIndex.build(chunks, fingerprint)
-                    loaded.save(directory)
-                self._lexical = loaded
             return self._lexical
 
     @property
@@ -127,9 +123,20 @@ class HybridRetriever:
         lexical = self.lexical
         with self._lock:
             if self._late is None or self._late[0] is not lexical:
-                directory = self.settings.state_dir / "tokens"
+                directory = self.store.generation.state_dir / "tokens"
                 self._late = (lexical, LateScorer.for_chunks(lexical.chunks, self.store.embedder, directory))
             return self._late[1]
+
+    def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:
+        """The generation's saved BM25 index, or one built from its chunks (e.g. on another machine)."""
+        loaded = LexicalIndex.load(directory)
+        if loaded is None or loaded.fingerprint != fingerprint:
+            loaded = LexicalIndex.build(self.store.all_chunks(), fingerprint)
+            try:
+                loaded.save(directory)
+            except OSError:  # a read-only index still answers; the next process builds it again
+                pass
+        return loaded
 
     def reports_in_index(self) -> list[str]:
         return sorted({c.report for c in self.lexical.chunks})

@@ -24,7 +24,9 @@ def _cues_for(report: ReportInfo) -> list[_Cue]:
     names = {report.id, *report.aliases}
     names.update(re.findall(r"\(([A-Z]{2,})\)", report.publisher))  # "(UKCES)", "(SSDA)"
     names.update(re.findall(r"\b([A-Z]{3,})\b", report.publisher))
-    for name in names:
+    # Longest first, in a fixed order: set order changes from process to process (hash seeds), and
+    # strip_names must remove "LSDA synthesis" before "LSDA" for retrieval to be deterministic.
+    for name in sorted(names, key=lambda n: (-len(n), n)):
         if name.lower() in _GENERIC_ALIASES or len(name) < 2:
             continue
         # Acronyms match case-sensitively (so "IES" is not "ies"); phrases ignore case.

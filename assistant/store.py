@@ -1,16 +1,29 @@
-"""The vector store: Chroma through langchain-chroma. The only module that imports chromadb.
+"""The vector store: Chroma, written in whole generations. The only module that imports chromadb.
 
 Embedded (a persistent folder) by default; a Chroma server (`chroma run`) when the settings name one.
-The collection records which embedder and chunker built it, so a mismatch is caught on open.
+Every ingest writes a complete new generation (its own collection, plus derived files under
+`Generation.state_dir`) and only then moves one pointer (the metadata of the `<collection>.current`
+collection) to it. Readers check the pointer before each question and switch whole generations, so a
+reader never sees half an index and never holds a collection another process deleted. A reader keeps
+its generation's chunks and vectors in memory: search is exact cosine with ties broken by chunk id, so
+the same question gives the same passages in every process (Chroma's HNSW is approximate).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
+
+import numpy as np
 
 from assistant.config import Settings, prepare_runtime
 from assistant.embeddings import Embedder
@@ -21,7 +34,10 @@ from assistant.errors import (
     IndexWriteError,
     StoreUnavailableError,
 )
+from assistant.snapshot import ROUND, Generation, Record, Snapshot
 from assistant.types import Chunk
+
+__all__ = ["ChunkStore", "Generation", "Record", "chunker_version", "is_write_failure", "write_failure"]
 
 T = TypeVar("T")
 
@@ -29,6 +45,7 @@ T = TypeVar("T")
 CHUNKER_VERSION = "sentence-chunks/3"  # 3: sentence kinds, paragraph numbers, no front or back matter
 
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
+_READ_BATCH = 5000
 
 # errno values that mean "the disk or folder will not take more writes", not a bug.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -43,8 +60,6 @@ _WRITE_MESSAGES = (
     "quota exceeded",
 )
 
-
-_WRITE_METHODS = {"upsert", "update", "delete", "modify"}
 _REFUSED_WRITES: set[str] = set()  # embedded index folders whose engine refused a write in this process
 
 
@@ -80,13 +95,14 @@ def _chroma():
 
 
 class ChunkStore:
-    """Chunks and their vectors in one Chroma collection."""
+    """Chunks and their vectors in Chroma, one collection per generation, read through a pointer."""
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
         self.embedder = embedder
-        # Re-entrant: opening the collection connects, and both happen under the lock.
+        # Re-entrant: switching generations connects, and both happen under the lock.
         self._lock = threading.RLock()
+        self._snapshot: Snapshot | None = None
         self._vectorstore: Any = None
         self._client_obj: Any = self._connect()
 
@@ -94,8 +110,7 @@ class ChunkStore:
 
     def describe(self) -> str:
         """Where the store lives, for messages."""
-        server = self.settings.chroma_server
-        return f"Chroma server at http://{server[0]}:{server[1]}" if server else f"{self.settings.index_dir}"
+        return self.settings.chroma_display or f"{self.settings.index_dir}"
 
     @property
     def _client(self) -> Any:
@@ -106,7 +121,6 @@ class ChunkStore:
             return self._client_obj
 
     def _forget_connection(self) -> None:
-        """Drop the client and collection so the next call connects afresh."""
         with self._lock:
             self._client_obj = None
             self._vectorstore = None
@@ -126,17 +140,22 @@ class ChunkStore:
                     raise write_failure(self.describe(), OSError(errno.EROFS, "the folder is read-only")) from exc
                 raise
         host, port = server
+        timeout = self.settings.store_timeout_s
         try:
-            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-            # chromadb's HTTP session has no timeout at all; a hung server would hang every question.
+            # chromadb's client asks the server who we are while it is built, on an HTTP session with no
+            # timeout: a hung server would hang here for ever. A bounded heartbeat first turns that into
+            # an error; building the client in a worker bounds the rare hang between the two.
+            import httpx
+
+            httpx.get(f"{self.settings.chroma_base_url}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+            ssl = self.settings.chroma_ssl
+            client = _bounded(
+                lambda: chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings), timeout
+            )
             session = getattr(getattr(client, "_server", None), "_session", None)
             if session is not None:
-                import httpx
-
-                # The same limit for reads: a hung (not dead) server must also fail in seconds. Chroma
-                # answers a query in milliseconds and a 500-chunk write in well under a second.
-                session.timeout = httpx.Timeout(self.settings.store_timeout_s)
-            client.heartbeat()
+                # The same limit for every later call: Chroma answers in milliseconds when it is well.
+                session.timeout = httpx.Timeout(timeout)
         except Exception as exc:
             raise self._unavailable(exc) from exc
         return client
@@ -144,16 +163,13 @@ class ChunkStore:
     def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
         host, port = self.settings.chroma_server or ("?", 0)
         return StoreUnavailableError(
-            f"Cannot reach the Chroma server at http://{host}:{port} ({type(exc).__name__}). "
+            f"Cannot reach the Chroma server at {self.describe()} ({type(exc).__name__}). "
             f"Start it with `chroma run --path .chroma-server --host {host} --port {port}`, "
             "or unset ASSISTANT_CHROMA_URL to use the embedded store."
         )
 
     def _guard(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a store call, turning a lost server or a refused write into a clear error.
-
-        After a lost connection the client is dropped, so the next call reconnects by itself.
-        """
+        """Run a store call, turning a lost server or a refused write into a clear error."""
         try:
             return call(*args, **kwargs)
         except AssistantError:
@@ -177,7 +193,7 @@ class ChunkStore:
 
         Embedded Chroma shares one engine per folder in a process. After SQLite refused a write (disk
         full) that engine still reads, but blocks for good on the next write, even once space is
-        freed: a long-lived process (the app) would hang on its next ingest. Readers keep the old one.
+        freed: a long-lived process (the app) would hang on its next ingest.
         """
         path = self._embedded_path
         if self.settings.chroma_server is not None or path not in _REFUSED_WRITES:
@@ -189,170 +205,299 @@ class ChunkStore:
             _REFUSED_WRITES.discard(path)
             self._forget_connection()
 
-    def _on_collection(self, method: str, **kwargs: Any) -> Any:
-        """Call a method of the collection, (re)opening it inside the guard so a reconnect can happen."""
-        if method in _WRITE_METHODS:
-            self._fresh_engine_if_refused()
-        return self._guard(lambda: getattr(self._collection, method)(**kwargs))
+    # -- the pointer and the generations ----------------------------------------------------------
 
-    # -- collection -----------------------------------------------------------------------------
+    @property
+    def _pointer_name(self) -> str:
+        return f"{self.settings.collection}.current"
+
+    def _generation(self, gen_id: str) -> Generation:
+        return Generation(
+            id=gen_id,
+            collection=f"{self.settings.collection}.{gen_id}",
+            state_dir=self.settings.state_dir / "generations" / gen_id,
+        )
+
+    def pointer(self) -> tuple[Generation | None, Generation | None]:
+        """(current, previous) generation as the pointer names them now: one small read."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            pointer = self._get(self._pointer_name)
+        except (NotFoundError, ValueError):
+            return None, None
+        found = pointer.metadata or {}
+        current, previous = found.get("generation"), found.get("previous")
+        return (
+            self._generation(str(current)) if current else None,
+            self._generation(str(previous)) if previous else None,
+        )
+
+    def current_generation(self) -> Generation | None:
+        """The generation readers should use now, or None before the first ingest."""
+        return self.pointer()[0]
+
+    def _get(self, name: str) -> Any:
+        return self._guard(lambda: self._client.get_collection(name))
+
+    def _names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self._guard(lambda: self._client.list_collections())}
+
+    def _pages(self, generation: Generation, include: list[str]) -> Iterator[dict[str, Any]]:
+        """A generation's records, a page at a time (one `get` of everything can exceed Chroma's limits)."""
+        collection = self._get(generation.collection)
+        offset = 0
+        while True:
+            page = self._guard(collection.get, include=include, limit=_READ_BATCH, offset=offset)
+            yield page
+            if len(page["ids"]) < _READ_BATCH:
+                return
+            offset += len(page["ids"])
+
+    def metadata(self, generation: Generation) -> dict[str, Any]:
+        """A generation's collection metadata (the embedder and chunker that built it)."""
+        return dict(self._get(generation.collection).metadata or {})
+
+    def source_counts(self, generation: Generation) -> Counter[str]:
+        """Chunks per source file in a generation, read from the store itself (to check the manifest)."""
+        pages = self._pages(generation, ["metadatas"])
+        return Counter(str(m["source"]) for page in pages for m in page["metadatas"] if m)
+
+    def generations(self) -> list[Generation]:
+        """Every generation collection in the store, oldest first (complete or abandoned)."""
+        pattern = re.compile(rf"^{re.escape(self.settings.collection)}\.(g\d{{8}}T\d{{12}}-[0-9a-f]{{6}})$")
+        found = [self._generation(m.group(1)) for name in self._names() if (m := pattern.match(name))]
+        return sorted(found, key=lambda g: g.id)
 
     def _expected_metadata(self) -> dict[str, str]:
         return {"embedder": self.embedder.version, "chunker": chunker_version(self.settings)}
 
-    def _collection_exists(self) -> bool:
-        names = self._guard(lambda: self._client.list_collections())
-        return self.settings.collection in {getattr(c, "name", c) for c in names}
-
-    def open(self, *, create: bool = False) -> ChunkStore:
-        """Open the collection; with `create`, make it if missing. Checks embedder/chunker versions."""
-        exists = self._collection_exists()
-        if not create and not exists:
-            raise IndexMissingError(
-                f"No index in {self.describe()}: run `assistant ingest` (or `make run`) to build it."
+    def new_generation(self) -> Generation:
+        """Create an empty collection for a new generation (readers keep the current one meanwhile)."""
+        self._fresh_engine_if_refused()
+        now = time.time()  # to the microsecond, so names sort in the order the generations were made
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}"
+        generation = self._generation(f"g{stamp}-{os.urandom(3).hex()}")
+        self._guard(
+            lambda: self._client.create_collection(
+                generation.collection,
+                metadata=self._expected_metadata(),
+                configuration={"hnsw": {"space": "cosine"}},
             )
-        from langchain_chroma import Chroma
-
-        self._vectorstore = self._guard(
-            Chroma,
-            collection_name=self.settings.collection,
-            embedding_function=self.embedder,
-            client=self._client,
-            collection_metadata=self._expected_metadata(),
-            collection_configuration={"hnsw": {"space": "cosine"}},
-            # Opening an existing collection must not write: get_or_create is a write, and on a full
-            # disk or after a refused write embedded Chroma can block on it for good.
-            create_collection_if_not_exists=not exists,
         )
-        found = self._collection.metadata or {}
-        expected = self._expected_metadata()
-        for key, want in expected.items():
+        return generation
+
+    def write(self, generation: Generation, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Add chunks with their precomputed vectors to a generation that is being built."""
+        for i in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[i : i + _WRITE_BATCH]
+            self._fresh_engine_if_refused()
+            collection = self._get(generation.collection)
+            self._guard(
+                collection.upsert,
+                ids=[c.chunk_id for c in part],
+                embeddings=[np.asarray(v, dtype=np.float32).tolist() for v in vectors[i : i + _WRITE_BATCH]],
+                documents=[c.text for c in part],
+                metadatas=[c.to_metadata() for c in part],
+            )
+
+    def publish(self, generation: Generation, expected: int, previous: Generation | None = None) -> None:
+        """Point readers at `generation`, once it holds exactly `expected` chunks (`previous` is kept)."""
+        collection = self._get(generation.collection)
+        found = int(self._guard(collection.count))
+        if found != expected:
+            raise IndexWriteError(
+                f"The new index in {self.describe()} holds {found} chunks, not {expected}; it was not switched "
+                "to. Run `assistant ingest` again: the index still answers from what it held before."
+            )
+        pointer = self._guard(lambda: self._client.get_or_create_collection(self._pointer_name))
+        value = {"generation": generation.id, "published": time.time()}
+        if previous is not None:
+            value["previous"] = previous.id
+        self._guard(pointer.modify, metadata=value)
+
+    def discard(self, generation: Generation) -> None:
+        """Delete a generation's collection and folder (abandoned builds, or old ones no reader uses)."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            self._guard(lambda: self._client.delete_collection(generation.collection))
+        except (NotFoundError, ValueError):
+            pass
+        shutil.rmtree(generation.state_dir, ignore_errors=True)
+
+    def prune(self, keep: Iterable[Generation]) -> list[Generation]:
+        """Remove every generation not in `keep`, and the single collection of the old layout."""
+        kept = {g.id for g in keep}
+        removed = [g for g in self.generations() if g.id not in kept]
+        for generation in removed:
+            self.discard(generation)
+        legacy = self.settings.collection
+        if legacy in self._names():
+            self._guard(lambda: self._client.delete_collection(legacy))
+        for name in ("manifest.json", "bm25"):  # files of the old single-collection layout
+            path = self.settings.state_dir / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return removed
+
+    def records(self, generation: Generation) -> dict[str, Record]:
+        """Every chunk of a generation with its vector, by id (to carry unchanged chunks forward)."""
+        found: dict[str, Record] = {}
+        for page in self._pages(generation, ["documents", "metadatas", "embeddings"]):
+            vectors = page["embeddings"] if page["embeddings"] is not None else []
+            for doc, meta, vector in zip(page["documents"] or [], page["metadatas"] or [], vectors, strict=True):
+                if doc is not None and meta is not None:  # a record Chroma half-deleted is not a chunk
+                    chunk = Chunk.from_metadata(doc, meta)
+                    found[chunk.chunk_id] = Record(chunk, np.asarray(vector, dtype=np.float32))
+        return found
+
+    # -- reading: a snapshot of the current generation ---------------------------------------------
+
+    def open(self) -> ChunkStore:
+        """Load the current generation (raises `IndexMissingError` before the first ingest)."""
+        with self._lock:
+            self._switch(self._pointed())
+        return self
+
+    def refresh(self) -> bool:
+        """Follow the pointer: switch to a newer generation if one was published. True if it switched."""
+        generation = self._pointed()
+        with self._lock:
+            if self._snapshot is not None and self._snapshot.generation.id == generation.id:
+                return False
+            self._switch(generation)
+            return True
+
+    @property
+    def generation(self) -> Generation:
+        """The generation this store is serving."""
+        return self._current().generation
+
+    def _pointed(self) -> Generation:
+        generation = self.current_generation()
+        if generation is None:
+            legacy = self.settings.collection in self._names()
+            hint = " It was built by an older version of the assistant." if legacy else ""
+            raise IndexMissingError(
+                f"No index in {self.describe()}.{hint} Run `assistant ingest` (or `make run`) to build it."
+            )
+        return generation
+
+    def _switch(self, generation: Generation) -> None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            collection = self._get(generation.collection)
+        except (NotFoundError, ValueError) as exc:
+            raise IndexMissingError(
+                f"The index in {self.describe()} points at {generation.id}, which is gone: run `assistant ingest`."
+            ) from exc
+        found = collection.metadata or {}
+        for key, want in self._expected_metadata().items():
             if found.get(key) != want:
                 raise IndexMismatchError(
                     f"The index in {self.describe()} was built with {key} {found.get(key)!r}, "
                     f"but this version uses {want!r}. Re-ingest: `assistant ingest --rebuild`."
                 )
-        return self
+        snapshot = Snapshot.build(generation, self.records(generation).values())
+        if not snapshot.chunks:
+            raise IndexMissingError(f"The index in {self.describe()} is empty: run `assistant ingest`.")
+        self._snapshot = snapshot
+        self._vectorstore = None
+
+    def _current(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self.open()
+                snapshot = self._snapshot
+        assert snapshot is not None
+        return snapshot
 
     @property
     def vectorstore(self) -> Any:
-        """The LangChain `Chroma` vector store over the collection."""
-        vectorstore = self._vectorstore
-        if vectorstore is None:
-            with self._lock:
-                if self._vectorstore is None:
-                    self.open()
-                vectorstore = self._vectorstore
-        return vectorstore
+        """The LangChain `Chroma` vector store over the current generation's collection."""
+        with self._lock:
+            if self._vectorstore is None:
+                from langchain_chroma import Chroma
 
-    @property
-    def _collection(self) -> Any:
-        return self.vectorstore._collection
+                self._vectorstore = self._guard(
+                    Chroma,
+                    collection_name=self.generation.collection,
+                    embedding_function=self.embedder,
+                    client=self._client,
+                    create_collection_if_not_exists=False,
+                )
+            return self._vectorstore
 
-    def reset(self) -> None:
-        """Drop the collection and start empty (for --rebuild)."""
-        self._fresh_engine_if_refused()
-        if self._collection_exists():
-            self._guard(lambda: self._client.delete_collection(self.settings.collection))
-        self._vectorstore = None
-        self.open(create=True)
+    def info(self) -> dict[str, Any]:
+        """The current generation's collection metadata (embedder and chunker versions)."""
+        return self.metadata(self.generation)
 
-    # -- writing ----------------------------------------------------------------------------------
+    def count(self) -> int:
+        return len(self._current().chunks)
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        """Write chunks with their precomputed vectors (embedded with a context header, stored plain)."""
-        for i in range(0, len(chunks), _WRITE_BATCH):
-            part = chunks[i : i + _WRITE_BATCH]
-            self._on_collection(
-                "upsert",
-                ids=[c.chunk_id for c in part],
-                embeddings=[list(v) for v in vectors[i : i + _WRITE_BATCH]],
-                documents=[c.text for c in part],
-                metadatas=[c.to_metadata() for c in part],
-            )
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk in the current generation, in report and reading order."""
+        return sorted(self._current().chunks, key=lambda c: (c.report, c.ordinal))
 
-    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
-        """Refresh the metadata (offsets, ordinal) of chunks already stored, keeping text and vectors.
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids, in the order asked (unknown ids are left out)."""
+        by_id = self._current().by_id
+        return [by_id[i] for i in ids if i in by_id]
 
-        Same id means same report, section and text, so only where the chunk sits can have changed.
-        """
-        for i in range(0, len(chunks), _WRITE_BATCH):
-            part = chunks[i : i + _WRITE_BATCH]
-            self._on_collection(
-                "update",
-                ids=[c.chunk_id for c in part],
-                metadatas=[c.to_metadata() for c in part],
-            )
-
-    def delete(self, ids: Iterable[str]) -> None:
-        ids = list(ids)
-        for i in range(0, len(ids), _WRITE_BATCH):
-            self._on_collection("delete", ids=ids[i : i + _WRITE_BATCH])
+    def sources(self) -> set[str]:
+        """Every source file with chunks in the current generation."""
+        return {c.source for c in self._current().chunks}
 
     def ids_for_source(self, source: str) -> set[str]:
         """Ids of every chunk that came from `source` (a path relative to the corpus)."""
-        found = self._on_collection("get", where={"source": source}, include=[])
-        return set(found["ids"])
-
-    def sources(self) -> set[str]:
-        """Every source file with chunks in the store."""
-        found = self._on_collection("get", include=["metadatas"])
-        return {m["source"] for m in found["metadatas"]}
-
-    def set_info(self, **values: str | int) -> None:
-        """Record facts about the index (e.g. the corpus fingerprint) in the collection metadata."""
-        metadata = dict(self.info())
-        metadata.update(values)
-        self._on_collection("modify", metadata=metadata)
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    def info(self) -> dict[str, Any]:
-        """The collection's metadata as stored now (another process may have re-ingested since)."""
-        name = self.settings.collection
-        return dict(self._guard(lambda: self._client.get_collection(name).metadata or {}))
-
-    def count(self) -> int:
-        return int(self._on_collection("count"))
-
-    def all_chunks(self) -> list[Chunk]:
-        """Every chunk in the store, in report and reading order."""
-        found = self._on_collection("get", include=["documents", "metadatas"])
-        chunks = [Chunk.from_metadata(d, m) for d, m in zip(found["documents"], found["metadatas"], strict=True)]
-        return sorted(chunks, key=lambda c: (c.report, c.ordinal))
-
-    def get(self, ids: Sequence[str]) -> list[Chunk]:
-        found = self._on_collection("get", ids=list(ids), include=["documents", "metadatas"])
-        by_id = {
-            m["chunk_id"]: Chunk.from_metadata(d, m)
-            for d, m in zip(found["documents"], found["metadatas"], strict=True)
-        }
-        return [by_id[i] for i in ids if i in by_id]
+        return {c.chunk_id for c in self._current().chunks if c.source == source}
 
     def search(
         self, vector: Sequence[float], k: int, reports: Sequence[str] | None = None
     ) -> list[tuple[Chunk, float]]:
-        """Nearest chunks to `vector` with cosine similarity, optionally only from some reports."""
+        """Nearest chunks to `vector` with cosine similarity, optionally only from some reports.
+
+        Exact and deterministic: equal similarities (to 9 places) are ordered by chunk id.
+        """
+        snapshot = self._current()
+        if snapshot.matrix is None:
+            return self._search_chroma(snapshot, vector, k, reports)
+        return snapshot.search(vector, k, reports)
+
+    def _search_chroma(
+        self, snapshot: Snapshot, vector: Sequence[float], k: int, reports: Sequence[str] | None
+    ) -> list[tuple[Chunk, float]]:
         where: dict[str, Any] | None = None
         if reports:
             where = {"report": reports[0]} if len(reports) == 1 else {"report": {"$in": list(reports)}}
-        k = max(1, min(k, self.count()))
-        results = self._on_collection(
-            "query",
+        collection = self._get(snapshot.generation.collection)
+        results = self._guard(
+            collection.query,
             query_embeddings=[list(vector)],
-            n_results=k,
+            n_results=max(1, min(k, len(snapshot.chunks))),
             where=where,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],
         )
-        # After an ingest killed mid-write, Chroma's vector index can still hold records the database
-        # deleted (their document and metadata come back as None); they are ghosts, not chunks.
-        return [
-            (Chunk.from_metadata(doc, meta), 1.0 - float(dist))
-            for doc, meta, dist in zip(
-                results["documents"][0], results["metadatas"][0], results["distances"][0], strict=True
-            )
-            if doc is not None and meta is not None
+        hits = [
+            (snapshot.by_id[i], round(1.0 - float(d), ROUND))
+            for i, d in zip(results["ids"][0], results["distances"][0], strict=True)
+            if i in snapshot.by_id
         ]
+        return sorted(hits, key=lambda hit: (-hit[1], hit[0].chunk_id))
+
+
+def _bounded(call: Callable[[], T], timeout: float) -> T:
+    """`call()` in a worker thread, or `TimeoutError` after `timeout` s (the worker is left to finish)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-connect")
+    try:
+        return pool.submit(call).result(timeout=timeout)
+    except FutureTimeout:
+        raise TimeoutError(f"no answer within {timeout:g} s") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _looks_like_connection_error(exc: BaseException) -> bool:

@@ -86,7 +86,8 @@ def instrument(clock: PhaseClock) -> None:
         ("embedding_text", "context headers"),
     ]:
         setattr(pipeline, name, clock.wrap(label, getattr(pipeline, name)))
-    for name in ["_connect", "open", "reset", "upsert", "update_metadata", "delete", "ids_for_source", "set_info"]:
+    MiniLMEmbedder.embed_with_tokens = clock.wrap("encode (MiniLM, tokens too)", MiniLMEmbedder.embed_with_tokens)
+    for name in ["_connect", "open", "new_generation", "write", "publish", "prune", "records", "source_counts"]:
         setattr(ChunkStore, name, clock.wrap(f"store: {name.lstrip('_')}", getattr(ChunkStore, name)))
     ChunkStore.count = clock.wrap("store: count", ChunkStore.count)
     ChunkStore.all_chunks = clock.wrap("store: read all chunks (for BM25)", ChunkStore.all_chunks)

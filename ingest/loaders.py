@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _UNSAFE_CHARS = re.compile(r"[^\w.\-]+")
 _MAX_NAME = 120
-# Names the ingest skips on purpose (see ingest.pipeline.IGNORED_NAMES): an upload must not take them.
+# Names the ingest skips on purpose (see ingest.corpus.IGNORED_NAMES): an upload must not take them.
 _RESERVED_NAMES = {"catalog.toml", "readme.md", ".gitkeep"}
 
 
@@ -28,6 +29,7 @@ class LoadedFile:
     title: str | None = None
     year: int | None = None
     warning: str | None = None
+    encoding: str | None = None  # how a text file that is not plain UTF-8 was decoded
 
 
 def load_file(path: Path, *, max_bytes: int | None = None) -> LoadedFile:
@@ -51,15 +53,14 @@ def load_file(path: Path, *, max_bytes: int | None = None) -> LoadedFile:
     return _load_text(path, markdown=suffix in (".md", ".markdown"))
 
 
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def _load_text(path: Path, *, markdown: bool) -> LoadedFile:
     data = path.read_bytes()
-    if b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
-        raise IngestError(f"{path.name}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
+    text, encoding = decode_text(data, path.name)
     warning = None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text, encoding = _decode_legacy(data, path)
+    if encoding not in (None, "utf-8-sig"):
         warning = f"{path.name}: not UTF-8; read as {encoding}. Save it as UTF-8 to silence this."
     if not text.strip():
         raise IngestError(f"{path.name}: has no text (only white space).")
@@ -74,15 +75,34 @@ def _load_text(path: Path, *, markdown: bool) -> LoadedFile:
         title=title,
         year=int(year_match.group(1)) if year_match else None,
         warning=warning,
+        encoding=encoding,
     )
 
 
-def _decode_legacy(data: bytes, path: Path) -> tuple[str, str]:
+def decode_text(data: bytes, name: str) -> tuple[str, str | None]:
+    """The text of a file and how it was decoded (None for plain UTF-8), or `IngestError`.
+
+    A byte-order mark decides first (UTF-8, UTF-16: what Notepad saves as "Unicode"); then strict
+    UTF-8; anything else goes to charset-normalizer, which tells cp1252 from cp1250 and Latin-1 by
+    the text's language, where a fixed fallback list would turn "£500" into "Ł500".
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise IngestError(f"{name}: starts as {encoding} but is not valid; save it as UTF-8.") from exc
+    if b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
+        raise IngestError(f"{name}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
-        raise IngestError(f"{path.name}: the text encoding cannot be recognised; save it as UTF-8.")
+        raise IngestError(f"{name}: the text encoding cannot be recognised; save it as UTF-8.")
     return str(best), best.encoding
 
 
@@ -173,8 +193,8 @@ def check_upload(name: str, data: bytes, *, max_mb: int) -> str:
         raise IngestError(f"{safe}: {len(data) / 1e6:.1f} MB is over the {max_mb} MB limit (ASSISTANT_MAX_UPLOAD_MB).")
     if safe.endswith(".pdf") and not data.lstrip()[:5] == b"%PDF-":
         raise IngestError(f"{safe}: this is not a PDF (it does not start with %PDF-); export it as a PDF again.")
-    if not safe.endswith(".pdf") and (b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1):
-        raise IngestError(f"{safe}: looks like a binary file, not text; convert it to PDF, TXT or Markdown.")
+    if not safe.endswith(".pdf"):
+        decode_text(data, safe)  # refuses binary data; UTF-16 with its byte-order mark is text
     return safe
 
 

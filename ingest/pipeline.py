@@ -1,40 +1,41 @@
-"""Files -> cleaned text -> chunks -> vectors -> the store, incrementally and without losing anything.
+"""Files -> cleaned text -> chunks -> vectors -> a new generation of the index, switched to when whole.
 
-A file is written to the store completely (new chunks upserted, stale ones deleted) before the
-manifest records it, so an interrupted run leaves every file either as before or as now, and the
-next run finishes the job. A file that cannot be read is reported and skipped; its old chunks stay.
+Each run builds a complete generation beside the one serving (unchanged chunks are carried over with
+their vectors, only new text is embedded) and moves the store's pointer to it only once it is
+complete; readers switch to it before their next question. A run killed at any moment leaves the
+last complete generation serving, and the next run does the work again from there. A file that
+cannot be read is reported and skipped; its old chunks stay. Symbolic links, and anything resolving
+outside the folder being scanned, are refused: the corpus folder is a boundary.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexMismatchError, IndexWriteError, IngestError, StoreUnavailableError
-from assistant.late import LateScorer
+from assistant.errors import AssistantError, IngestError
+from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
-from assistant.store import ChunkStore, chunker_version, is_write_failure, write_failure
+from assistant.store import ChunkStore, Generation, Record, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import clean_document
+from ingest.corpus import FileFailure, discover
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
-
-IGNORED_NAMES = {"catalog.toml", "readme.md", ".gitkeep"}
-
-
-@dataclass(frozen=True)
-class FileFailure:
-    """A file that was skipped, and why (one line, naming the file)."""
-
-    source: str
-    reason: str
 
 
 @dataclass
@@ -47,11 +48,13 @@ class IngestSummary:
     removed: list[str] = field(default_factory=list)
     failures: list[FileFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # source -> how a non-UTF-8 text file was decoded
     chunks_embedded: int = 0
     chunks_deleted: int = 0
     total_chunks: int = 0
     seconds: float = 0.0
     rebuilt: bool = False
+    generation: str | None = None  # the generation serving after the run
 
     @property
     def ok(self) -> bool:
@@ -59,41 +62,8 @@ class IngestSummary:
 
 
 ProgressFactory = Callable[..., object]
-# on_file(done, total, name): called before each file is indexed and once more at the end (done == total).
+# on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
 FileProgress = Callable[[int, int, str], None]
-
-
-def discover(paths: Sequence[Path], corpus_dir: Path) -> tuple[list[tuple[Path, str]], list[FileFailure], list[Path]]:
-    """Files to ingest as (path, source key), failures for paths that do not exist, and folders scanned."""
-    files: dict[str, Path] = {}
-    failures: list[FileFailure] = []
-    folders: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            folders.append(path.resolve())
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not _ignored(child, path):
-                    files.setdefault(source_key(child, corpus_dir), child)
-        elif path.is_file():
-            files.setdefault(source_key(path, corpus_dir), path)
-        else:
-            failures.append(FileFailure(str(path), f"{path}: not found; check the path."))
-    return sorted(((p, s) for s, p in files.items()), key=lambda x: x[1]), failures, folders
-
-
-def _ignored(path: Path, root: Path) -> bool:
-    relative = path.relative_to(root)
-    return path.name.lower() in IGNORED_NAMES or any(part.startswith(".") for part in relative.parts)
-
-
-def source_key(path: Path, corpus_dir: Path) -> str:
-    """How a file is named in the index: relative to the corpus folder when inside it."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(corpus_dir.resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
 
 
 def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
@@ -120,34 +90,93 @@ def run_ingest(
 ) -> IngestSummary:
     """Bring the index in line with the files under `paths` (default: the corpus folder).
 
-    A full disk or a read-only index folder stops the run with `IndexWriteError`; every file indexed
-    before it stays indexed and recorded, the file in progress is rolled back, the manifest stays whole.
+    A full disk, a read-only folder or a lost server stops the run with a clear `AssistantError`;
+    the generation serving before the run keeps serving, untouched.
     """
     started = time.perf_counter()
     summary = IngestSummary(rebuilt=rebuild)
     catalog = Catalog.load(settings.catalog_path)
-    files, missing, folders = discover(list(paths or [settings.corpus_dir]), settings.corpus_dir)
-    summary.failures.extend(missing)
-    summary.files = len(files) + len(missing)
-
-    manifest = Manifest.load(settings.state_dir / "manifest.json")
+    files, refused, folders = discover(list(paths or [settings.corpus_dir]), settings.corpus_dir)
+    summary.failures.extend(refused)
+    summary.files = len(files) + len(refused)
     embedder = embedder or get_embedder(settings)
+    store = ChunkStore(settings, embedder)
+    with _writing(settings.state_dir), _exclusive(settings.state_dir):
+        _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, progress, on_file)
+        try:
+            _save_skipped(settings, summary.failures)
+        except OSError as exc:  # only the app's list of skipped files is stale; the index is whole
+            summary.warnings.append(f"Could not record the skipped files for the app ({exc.strerror}).")
+    if on_file is not None:
+        on_file(summary.files, summary.files, "")
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _save_skipped(settings: Settings, failures: list[FileFailure]) -> None:
+    """Record which files the last run skipped, for the app to list (written atomically)."""
+    target = settings.state_dir / "skipped.json"
+    partial = target.with_name(".skipped.json.partial")
+    partial.write_text(json.dumps([{"source": f.source, "reason": f.reason} for f in failures]), encoding="utf-8")
+    os.replace(partial, target)
+
+
+def last_skipped(settings: Settings) -> list[FileFailure]:
+    """The files the last ingest of this index skipped, with their one-line reasons."""
+    try:
+        rows = json.loads((settings.state_dir / "skipped.json").read_text(encoding="utf-8"))
+        return [FileFailure(str(r["source"]), str(r["reason"])) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+@contextmanager
+def _exclusive(state_dir: Path) -> Iterator[None]:
+    """One ingest at a time per index: a second one waits (the lock dies with its process)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / ".ingest.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(
+    settings: Settings,
+    store: ChunkStore,
+    catalog: Catalog,
+    files: list[tuple[Path, str]],
+    refused: set[str],
+    folders: list[Path],
+    summary: IngestSummary,
+    progress: bool,
+    on_file: FileProgress | None,
+) -> None:
+    embedder = store.embedder
     versions = {"embedder": embedder.version, "chunker": chunker_version(settings)}
-    if manifest.files and manifest.versions != versions and not rebuild:
-        summary.warnings.append(
-            f"The index was built with {manifest.versions or 'unknown versions'}; rebuilding it for {versions}."
-        )
-        rebuild = summary.rebuilt = True
-    if rebuild:
-        manifest = Manifest(path=manifest.path)
+    current, previous = store.pointer()
+    store.prune(keep=[g for g in (current, previous) if g])  # builds left by killed runs
+    manifest = Manifest(path=Path("manifest.json"), versions=versions)
+    counts: Counter[str] = Counter()
+    if current is not None:
+        found = store.metadata(current)
+        if any(found.get(k) != v for k, v in versions.items()):
+            summary.warnings.append(
+                f"The index was built with {({k: found.get(k) for k in versions})}; rebuilding it for {versions}."
+            )
+            summary.rebuilt = True
+        elif not summary.rebuilt:
+            manifest = Manifest.load(current.state_dir / "manifest.json")
+            counts = store.source_counts(current)
+            _reconcile(manifest, counts, summary)
     manifest.versions = versions
 
     fingerprints: dict[str, str] = {}
     todo: list[tuple[Path, str]] = []
     for path, source in files:
-        entry = catalog.for_file(path.name)
         try:
-            fingerprints[source] = file_fingerprint(path, repr(entry))
+            fingerprints[source] = file_fingerprint(path, repr(catalog.for_file(path.name)))
         except OSError as exc:
             summary.failures.append(FileFailure(source, f"{path.name}: cannot be read ({exc.strerror})."))
             continue
@@ -156,39 +185,209 @@ def run_ingest(
         else:
             todo.append((path, source))
     present = {source for _, source in files}
-    removed = [s for s in manifest.files if s not in present and _under(s, folders, settings.corpus_dir)]
+    removed = [
+        s for s in manifest.files if s in refused or (s not in present and _under(s, folders, settings.corpus_dir))
+    ]
+    stale = set(counts) - set(manifest.files)  # chunks no manifest entry accounts for
+    if current is not None and not todo and not removed and not stale and not summary.rebuilt:
+        summary.total_chunks = sum(counts.values())
+        summary.generation = current.id
+        return
 
-    store = ChunkStore(settings, embedder)
-    try:
-        if rebuild:
-            store.reset()
-        else:
-            store.open(create=True)
-    except IndexMismatchError as exc:
-        summary.warnings.append(f"{exc} Rebuilding it now.")
-        store.reset()
-        manifest = Manifest(path=manifest.path, versions=versions)
-        todo = list(files)
-        summary.unchanged.clear()
-        summary.rebuilt = True
-
+    # The model loads while the files are read and cleaned (even if every chunk turns out to be known:
+    # a few seconds lost then, against a few seconds gained on every real change).
+    warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
     if todo:
-        _index_files(todo, fingerprints, catalog, settings, store, manifest, summary, progress, on_file)
+        warming.start()
+    prepared = _prepare_all(todo, catalog, settings, embedder, summary, progress, on_file)
+    if current is not None and not prepared and not removed and not stale and not summary.rebuilt:
+        warming.join()  # not left loading torch while the interpreter exits
+        summary.total_chunks = sum(counts.values())  # every changed file failed: the index stays as it is
+        summary.generation = current.id
+        return
+
+    pool: dict[str, Record] = {}
+    if current is not None and not summary.rebuilt:
+        pool = store.records(current)
+    kept_sources = [s for s in manifest.files if s not in removed and s not in prepared]
+    carried = [r for r in pool.values() if r.chunk.source in kept_sources]
     for source in removed:
-        stale = store.ids_for_source(source)
-        store.delete(stale)
-        summary.chunks_deleted += len(stale)
+        summary.chunks_deleted += counts.get(source, 0)
         manifest.forget(source)
-        _save(manifest, settings)
         summary.removed.append(source)
 
-    with _writing(settings.state_dir):
-        _refresh_lexical(settings, store, manifest, force=bool(todo or removed or rebuild))
-    if on_file is not None:
-        on_file(len(todo), len(todo), "")
-    summary.total_chunks = store.count()
-    summary.seconds = time.perf_counter() - started
-    return summary
+    owners = {manifest.files[s]["report"]: s for s in kept_sources}
+    new_chunks: list[Chunk] = []
+    for source, chunks in prepared.items():
+        report = chunks[0].report
+        if owners.get(report, source) != source:
+            summary.failures.append(
+                FileFailure(
+                    source,
+                    f"{Path(source).name}: report id {report!r} is already used by {owners[report]}; "
+                    "rename the file or give it its own `id` in catalog.toml.",
+                )
+            )
+            carried.extend(r for r in pool.values() if r.chunk.source == source)
+            continue
+        owners[report] = source
+        old_ids = {cid for cid, r in pool.items() if r.chunk.source == source}
+        summary.chunks_deleted += len(old_ids - {c.chunk_id for c in chunks})
+        manifest.record(source, fingerprints[source], report, len(chunks))
+        summary.indexed.append(source)
+        new_chunks.extend(chunks)
+
+    everything = [r.chunk for r in carried] + new_chunks
+    if not everything:
+        summary.warnings.append("Nothing could be indexed, so the index was left as it was.")
+        summary.total_chunks = sum(counts.values())
+        summary.generation = current.id if current else None
+        return
+    if todo:
+        warming.join()
+    generation = store.new_generation()
+    try:
+        _build(store, generation, carried, new_chunks, pool, current, settings, summary, progress)
+        manifest.path = generation.state_dir / "manifest.json"
+        manifest.save()
+        LexicalIndex.build(everything, generation.id).save(generation.state_dir / "bm25")
+        store.publish(generation, expected=len(everything), previous=current)
+    except BaseException:
+        try:
+            store.discard(generation)  # best effort: a half-built generation is never pointed at
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+        raise
+    store.prune(keep=[generation] + ([current] if current else []))
+    summary.total_chunks = len(everything)
+    summary.generation = generation.id
+
+
+def _reconcile(manifest: Manifest, counts: Counter[str], summary: IngestSummary) -> None:
+    """Trust no manifest entry the store does not bear out: a file whose chunk count differs is redone."""
+    for source, entry in list(manifest.files.items()):
+        if counts.get(source, 0) != entry.get("chunks"):
+            summary.warnings.append(
+                f"{source}: the manifest lists {entry.get('chunks')} chunks but the index holds "
+                f"{counts.get(source, 0)}; indexing it again."
+            )
+            manifest.forget(source)
+
+
+def _prepare_all(
+    todo: list[tuple[Path, str]],
+    catalog: Catalog,
+    settings: Settings,
+    embedder: Embedder,
+    summary: IngestSummary,
+    progress: bool,
+    on_file: FileProgress | None,
+) -> dict[str, list[Chunk]]:
+    """Load and clean every changed file, then chunk them all; failures are recorded and skipped.
+
+    Chunking needs the tokenizer, which the embedder may hold while its model loads: cleaning every
+    file first lets that load overlap the work that does not need it.
+    """
+    from tqdm import tqdm
+
+    cleaned: list[tuple[Path, str, ReportInfo, object]] = []
+    for done, (path, source) in enumerate(tqdm(todo, desc="files", unit="file", disable=not progress, leave=False)):
+        if on_file is not None:
+            on_file(done, len(todo), path.name)
+        with _per_file(path, source, summary):
+            loaded = load_file(path, max_bytes=settings.max_upload_mb * 1_000_000)
+            if loaded.warning:
+                summary.warnings.append(loaded.warning)
+            if loaded.encoding:
+                summary.encodings[source] = loaded.encoding
+            report = report_for(path, catalog, loaded.title, loaded.year)
+            cleaned.append((path, source, report, clean_document(loaded.pages, markdown=loaded.markdown)))
+    prepared: dict[str, list[Chunk]] = {}
+    for path, source, report, doc in cleaned:
+        with _per_file(path, source, summary):
+            chunks = chunk_document(
+                doc,  # type: ignore[arg-type]
+                report,
+                source,
+                embedder.count_tokens,
+                target_tokens=settings.chunk_tokens,
+                overlap_sentences=settings.chunk_overlap_sentences,
+            )
+            if not chunks:
+                raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
+            prepared[source] = chunks
+    return prepared
+
+
+@contextmanager
+def _per_file(path: Path, source: str, summary: IngestSummary) -> Iterator[None]:
+    """Record a file's failure (one line naming it) and go on with the others."""
+    try:
+        yield
+    except AssistantError as exc:
+        summary.failures.append(FileFailure(source, str(exc)))
+    except Exception as exc:  # a bug or an odd file must not lose the rest of the run
+        summary.failures.append(
+            FileFailure(source, f"{path.name}: could not be processed ({type(exc).__name__}: {exc}).")
+        )
+
+
+def _build(
+    store: ChunkStore,
+    generation: Generation,
+    carried: list[Record],
+    new_chunks: list[Chunk],
+    pool: dict[str, Record],
+    current: Generation | None,
+    settings: Settings,
+    summary: IngestSummary,
+    progress: bool,
+) -> None:
+    """Fill the new generation: carried-over chunks with their vectors, then new text in one sorted pass."""
+    from tqdm import tqdm
+
+    embedder = store.embedder
+    old_tokens = TokenVectors.load(current.state_dir / "tokens") if current and pool else None
+    with_tokens = type(embedder).embed_with_tokens is not Embedder.embed_with_tokens
+    tokens: dict[str, np.ndarray] = {}
+
+    def reusable(chunk_id: str) -> bool:
+        return chunk_id in pool and (not with_tokens or (old_tokens is not None and chunk_id in old_tokens))
+
+    # A changed file's chunk with a known id has the same text, but may sit elsewhere: new metadata, old vector.
+    reused = [Record(c, pool[c.chunk_id].vector) for c in new_chunks if reusable(c.chunk_id)]
+    ready = [r for r in carried if reusable(r.chunk.chunk_id)] + reused
+    fresh = [r.chunk for r in carried if not reusable(r.chunk.chunk_id)]
+    fresh += [c for c in new_chunks if not reusable(c.chunk_id)]
+    if old_tokens is not None and with_tokens:
+        tokens.update(old_tokens.subset(r.chunk.chunk_id for r in ready))
+    store.write(generation, [r.chunk for r in ready], [r.vector for r in ready])
+
+    # One pass over the new text, shortest first: each batch holds texts of similar length (less padding).
+    texts = {c.chunk_id: embedding_text(c) for c in fresh}
+    fresh.sort(key=lambda c: (len(texts[c.chunk_id]), c.chunk_id))
+    bar = tqdm(total=len(fresh), desc="embedding", unit="chunk", disable=not progress, leave=False)
+    batch_size = settings.embed_batch_size
+    for i in range(0, len(fresh), batch_size):
+        batch = fresh[i : i + batch_size]
+        batch_texts = [texts[c.chunk_id] for c in batch]
+        if with_tokens:
+            try:
+                vectors, matrices = embedder.embed_with_tokens(batch_texts)
+                for chunk, matrix in zip(batch, matrices, strict=True):
+                    tokens[chunk.chunk_id] = np.asarray(matrix, dtype=np.float16)
+            except NotImplementedError:
+                with_tokens = False
+                tokens.clear()
+                vectors = embedder.embed_documents(batch_texts)
+        else:
+            vectors = embedder.embed_documents(batch_texts)
+        store.write(generation, batch, list(vectors))
+        summary.chunks_embedded += len(batch)
+        bar.update(len(batch))
+    bar.close()
+    if with_tokens:
+        TokenVectors.build(tokens, embedder.version).save(generation.state_dir / "tokens")
 
 
 @contextmanager
@@ -204,136 +403,6 @@ def _writing(where: Path) -> Iterator[None]:
         raise
 
 
-def _save(manifest: Manifest, settings: Settings) -> None:
-    """Save the manifest atomically; on a full disk the previous manifest stays as it was."""
-    with _writing(manifest.path.parent):
-        manifest.save()
-
-
-def _under(source: str, folders: Iterable[Path], corpus_dir: Path) -> bool:
-    path = Path(source) if Path(source).is_absolute() else (corpus_dir / source)
-    return any(path.resolve().is_relative_to(folder) for folder in folders)
-
-
-def _index_files(
-    todo: list[tuple[Path, str]],
-    fingerprints: dict[str, str],
-    catalog: Catalog,
-    settings: Settings,
-    store: ChunkStore,
-    manifest: Manifest,
-    summary: IngestSummary,
-    progress: bool,
-    on_file: FileProgress | None = None,
-) -> None:
-    from tqdm import tqdm
-
-    owners = {entry["report"]: source for source, entry in manifest.files.items()}
-    file_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not progress, leave=False)
-    chunk_bar = tqdm(desc="embedding", unit="chunk", disable=not progress, leave=False)
-    for done, (path, source) in enumerate(todo):
-        if on_file is not None:
-            on_file(done, len(todo), path.name)
-        file_bar.set_postfix_str(path.name[:40])
-        try:
-            chunks = _prepare(path, source, catalog, settings, store.embedder, summary)
-            report = chunks[0].report
-            if owners.get(report, source) != source:
-                raise IngestError(
-                    f"{path.name}: report id {report!r} is already used by {owners[report]}; "
-                    "rename the file or give it its own `id` in catalog.toml."
-                )
-            embedded, deleted = _write(store, source, chunks, settings.embed_batch_size, chunk_bar)
-        except (StoreUnavailableError, IndexWriteError):
-            raise  # every later file would fail the same way: stop and say how to fix it
-        except AssistantError as exc:
-            summary.failures.append(FileFailure(source, str(exc)))
-        except Exception as exc:  # a bug or an odd file must not lose the rest of the run
-            summary.failures.append(
-                FileFailure(source, f"{path.name}: could not be processed ({type(exc).__name__}: {exc}).")
-            )
-        else:
-            manifest.record(source, fingerprints[source], report, len(chunks))
-            try:
-                _save(manifest, settings)
-            except IndexWriteError:
-                manifest.forget(source)  # the file's chunks are in the store; the next run checks them again
-                raise
-            owners[report] = source
-            summary.indexed.append(source)
-            summary.chunks_embedded += embedded
-            summary.chunks_deleted += deleted
-        file_bar.update(1)
-    chunk_bar.close()
-    file_bar.close()
-
-
-def _prepare(
-    path: Path, source: str, catalog: Catalog, settings: Settings, embedder: Embedder, summary: IngestSummary
-) -> list[Chunk]:
-    loaded = load_file(path, max_bytes=settings.max_upload_mb * 1_000_000)
-    if loaded.warning:
-        summary.warnings.append(loaded.warning)
-    report = report_for(path, catalog, loaded.title, loaded.year)
-    doc = clean_document(loaded.pages, markdown=loaded.markdown)
-    chunks = chunk_document(
-        doc,
-        report,
-        source,
-        embedder.count_tokens,
-        target_tokens=settings.chunk_tokens,
-        overlap_sentences=settings.chunk_overlap_sentences,
-    )
-    if not chunks:
-        raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
-    return chunks
-
-
-def _write(store: ChunkStore, source: str, chunks: list[Chunk], batch_size: int, bar) -> tuple[int, int]:
-    """Upsert the file's chunks, embedding only new ones, then delete its stale chunks."""
-    existing = store.ids_for_source(source)
-    fresh = [c for c in chunks if c.chunk_id not in existing]
-    kept = [c for c in chunks if c.chunk_id in existing]
-    bar.total = (bar.total or 0) + len(fresh)
-    bar.refresh()
-    written: list[str] = []
-    try:
-        for i in range(0, len(fresh), batch_size):
-            batch = fresh[i : i + batch_size]
-            vectors = store.embedder.embed_documents([embedding_text(c) for c in batch])
-            store.upsert(batch, vectors)
-            written.extend(c.chunk_id for c in batch)
-            bar.update(len(batch))
-        if kept:
-            store.update_metadata(kept)
-    except Exception as exc:
-        # Leave the file as it was: its old chunks are untouched, the new ones go again.
-        try:
-            store.delete(written)
-        except AssistantError as cleanup:
-            # A full disk can refuse the clean-up too; the manifest does not list the file, so the next
-            # run replaces these chunks. Say so rather than hide it.
-            exc.add_note(f"Could not remove {len(written)} partly written chunk(s) yet: {cleanup}")
-        raise
-    stale = existing - {c.chunk_id for c in chunks}
-    store.delete(stale)
-    return len(fresh), len(stale)
-
-
-def _refresh_lexical(settings: Settings, store: ChunkStore, manifest: Manifest, *, force: bool) -> None:
-    """Rebuild the BM25 index when the corpus changed (or it is missing), and stamp the store."""
-    directory = settings.state_dir / "bm25"
-    fingerprint = manifest.corpus_fingerprint()
-    if not force:
-        existing = LexicalIndex.load(directory)
-        if (
-            existing is not None
-            and existing.fingerprint == fingerprint
-            and store.info().get("corpus_fingerprint") == fingerprint
-        ):
-            return
-    chunks = store.all_chunks()
-    LexicalIndex.build(chunks, fingerprint).save(directory)
-    # Token vectors for late interaction: reused for unchanged chunks, computed for new ones.
-    LateScorer.for_chunks(chunks, store.embedder, settings.state_dir / "tokens")
-    store.set_info(corpus_fingerprint=fingerprint)
+def _under(source: str, folders: Sequence[Path], corpus_dir: Path) -> bool:
+    path = Path(source) if Path(source).is_absolute() else (corpus_dir.resolve() / source)
+    return any(Path(os.path.abspath(path)).is_relative_to(folder) for folder in folders)

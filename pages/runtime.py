@@ -45,9 +45,21 @@ def load_assistant() -> Assistant:
     """The shared Assistant; if it cannot start, say why and how to fix it, and stop this page."""
     try:
         current = settings()
+        show_skipped(current)
         return _load(current.model_dump_json(), current)
     except AssistantError as exc:
         stop_with(exc)
+
+
+def show_skipped(current: Settings) -> None:
+    """List in the sidebar the files the last ingest skipped, each with its reason (as plain text)."""
+    from ingest.pipeline import last_skipped
+
+    skipped = last_skipped(current)
+    if skipped:
+        with st.sidebar.expander(f"{len(skipped)} file(s) skipped by the last ingest", icon=":material/block:"):
+            for failure in skipped:
+                st.text(failure.reason)
 
 
 def reload_assistant() -> None:

@@ -42,8 +42,10 @@ def test_server_lost_between_questions_then_back(settings: Settings, chroma_serv
     chroma_server.stop()
     for _ in range(2):  # every question while it is down fails the same clear way
         _fails_fast(lambda: assistant.ask(QUESTION), chroma_server.url)
-    for read in (assistant.store.count, lambda: assistant.store.get(["x"]), assistant.store.sources):
-        _fails_fast(read, chroma_server.url)
+    for _ in range(2):  # and so does a new process
+        _fails_fast(lambda: Assistant.from_settings(server_settings), chroma_server.url)
+    # What the running one already loaded is its generation, in memory: reading it needs no server.
+    assert assistant.store.count() == summary.total_chunks
 
     chroma_server.start()
     again = assistant.ask(QUESTION)  # the same Assistant, no restart of the app
@@ -66,3 +68,54 @@ def test_hung_server_times_out_instead_of_hanging(settings: Settings, chroma_ser
     finally:
         os.kill(chroma_server.process.pid, signal.SIGCONT)
     assert assistant.ask(QUESTION).citations
+
+
+def test_hung_server_fails_fast_twice_for_a_running_and_a_new_client(settings: Settings, chroma_server) -> None:
+    import os
+    import signal
+
+    server_settings = Settings.load(**{**settings.model_dump(), "chroma_url": chroma_server.url, "store_timeout_s": 2})
+    run_ingest(server_settings, progress=False)
+    running = Assistant.from_settings(server_settings)
+    assert running.ask(QUESTION).citations
+    os.kill(chroma_server.process.pid, signal.SIGSTOP)  # alive, accepts connections, never answers
+    try:
+        for _ in range(2):  # the second question reconnects: that must be bounded too
+            _fails_fast(lambda: running.ask(QUESTION), chroma_server.url)
+        for _ in range(2):  # a new client used to hang for ever while asking the server who it is
+            _fails_fast(lambda: Assistant.from_settings(server_settings), chroma_server.url)
+    finally:
+        os.kill(chroma_server.process.pid, signal.SIGCONT)
+    assert running.ask(QUESTION).citations
+
+
+def test_https_url_speaks_tls(settings: Settings, chroma_server) -> None:
+    """An https:// URL is never downgraded: against a plain-HTTP server the TLS handshake fails clearly."""
+    import ssl
+
+    url = chroma_server.url.replace("http://", "https://")
+    https = Settings.load(**{**settings.model_dump(), "chroma_url": url})
+    assert https.chroma_ssl and https.chroma_base_url == url
+    error = _fails_fast(lambda: Assistant.from_settings(https), url)
+    causes = []
+    cause: BaseException | None = error
+    while cause is not None:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    assert any(isinstance(c, ssl.SSLError) or "SSL" in str(c) for c in causes), causes
+
+
+def test_a_store_that_is_queried_between_generations_follows_the_server_pointer(
+    settings: Settings, chroma_server, corpus_dir
+) -> None:
+    server_settings = _server_settings(settings, chroma_server.url)
+    run_ingest(server_settings, progress=False)
+    reader = Assistant.from_settings(server_settings)
+    first = reader.store.generation.id
+    (corpus_dir / "delta-2022-harbour.txt").write_text(
+        "Harbour Pilots Review 2022\n\nThe harbour pilots were paid by a levy on shipping employers.\n"
+    )
+    summary = run_ingest(server_settings, progress=False)
+    answer = reader.ask("Who paid the harbour pilots?")
+    assert reader.store.generation.id == summary.generation != first
+    assert any(c.report == "delta-2022-harbour" for c in answer.citations), answer.answer

@@ -115,10 +115,11 @@ BAD_FILES = [
 def test_bad_file_is_reported_and_skipped_and_the_index_stays_intact(
     settings: Settings, corpus_dir: Path, name: str, make, reason: str
 ) -> None:
-    run_ingest(settings, progress=False)
+    first = run_ingest(settings, progress=False)
     before = _ids(settings)
     make(corpus_dir / name)
     summary = run_ingest(settings, progress=False)
+    assert summary.generation == first.generation  # nothing to change: no new generation
     assert len(summary.failures) == 1
     failure = summary.failures[0]
     assert name in failure.reason and reason in failure.reason
@@ -143,13 +144,215 @@ def test_non_utf8_text_is_indexed_with_a_warning(settings: Settings, corpus_dir:
     assert legacy and "Café" in legacy[0].text and "employers’" in legacy[0].text
 
 
-def test_a_file_outside_the_corpus_can_be_added(settings: Settings, tmp_path: Path) -> None:
+def test_a_file_outside_the_corpus_is_refused_in_one_line(settings: Settings, tmp_path: Path) -> None:
     extra = tmp_path / "extra"
     extra.mkdir()
     shutil.copy(settings.corpus_dir / "beta-2015-colleges.md", extra / "delta-2021-notes.md")
     run_ingest(settings, progress=False)
+    before = _ids(settings)
     summary = run_ingest(settings, [extra / "delta-2021-notes.md"], progress=False)
-    assert summary.ok and len(summary.indexed) == 1
-    assert "delta-2021-notes" in {c.report for c in _store(settings).all_chunks()}
-    # Ingesting one extra file does not remove the corpus.
-    assert {"alpha-2010", "beta-2015"} <= {c.report for c in _store(settings).all_chunks()}
+    assert not summary.indexed and len(summary.failures) == 1
+    reason = summary.failures[0].reason
+    assert "outside the corpus folder" in reason and "\n" not in reason
+    assert _ids(settings) == before  # the corpus is still indexed, nothing added
+
+
+# -- generations: a whole new index each run, one pointer switched, readers follow -------------------
+
+
+def _generation(settings: Settings):
+    return ChunkStore(settings, get_embedder(settings)).current_generation()
+
+
+def test_each_change_publishes_a_new_generation_and_keeps_only_the_previous_one(
+    settings: Settings, corpus_dir: Path
+) -> None:
+    seen = []
+    for n in range(3):
+        md = corpus_dir / "beta-2015-colleges.md"
+        md.write_text(md.read_text() + f"\nEdition {n} of the notes added a sentence about employers.\n")
+        summary = run_ingest(settings, progress=False)
+        assert summary.ok and summary.generation == _generation(settings).id
+        seen.append(summary.generation)
+    assert len(set(seen)) == 3
+    left = [g.id for g in ChunkStore(settings, get_embedder(settings)).generations()]
+    assert left == seen[1:]  # the one serving and the one before it; older ones removed
+    folders = sorted(p.name for p in (settings.state_dir / "generations").iterdir())
+    assert folders == seen[1:]
+    unchanged = run_ingest(settings, progress=False)
+    assert unchanged.generation == seen[-1] and unchanged.chunks_embedded == 0  # nothing new: no new generation
+
+
+def test_a_reader_follows_a_new_generation_before_its_next_question(settings: Settings, corpus_dir: Path) -> None:
+    from assistant.chain import Assistant
+
+    run_ingest(settings, progress=False)
+    reader = Assistant.from_settings(settings)
+    question = "Who paid the harbour pilots?"
+    assert not any("harbour pilots" in p.chunk.text for p in reader.ask(question).passages)
+    (corpus_dir / "delta-2022-harbour.txt").write_text(
+        "Harbour Pilots Review 2022\n\nThe harbour pilots were paid by a levy on shipping employers. "
+        "Employers in the port shared the costs of training harbour pilots.\n"
+    )
+    run_ingest(settings, progress=False)
+    answer = reader.ask(question)  # the same Assistant: no restart, no stale collection
+    assert any(c.report == "delta-2022-harbour" for c in answer.citations), answer.answer
+    for _ in range(2):  # two more generations: the one the reader first opened is deleted
+        run_ingest(settings, rebuild=True, progress=False)
+    again = reader.ask(question)
+    assert any(c.report == "delta-2022-harbour" for c in again.citations)
+    assert reader.store.generation.id == _generation(settings).id
+
+
+def test_a_build_that_fails_midway_leaves_the_serving_generation_untouched(
+    settings: Settings, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.errors import StoreUnavailableError
+
+    run_ingest(settings, progress=False)
+    before, ids = _generation(settings), _ids(settings)
+    calls = {"n": 0}
+    original = ChunkStore.write
+
+    def failing_write(self, generation, chunks, vectors):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise StoreUnavailableError("the store went away")
+        return original(self, generation, chunks, vectors)
+
+    monkeypatch.setattr(ChunkStore, "write", failing_write)
+    with pytest.raises(StoreUnavailableError):
+        run_ingest(settings, rebuild=True, progress=False)
+    monkeypatch.undo()
+    assert _generation(settings) == before and _ids(settings) == ids
+    assert [g.id for g in ChunkStore(settings, get_embedder(settings)).generations()] == [before.id]  # discarded
+    assert run_ingest(settings, progress=False).chunks_embedded == 0  # the serving generation is whole
+
+
+def test_manifest_is_reconciled_against_the_store(settings: Settings) -> None:
+    import json
+
+    run_ingest(settings, progress=False)
+    manifest = _generation(settings).state_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["files"]["alpha-2010-networks.txt"]["chunks"] += 5  # says more than the store holds
+    manifest.write_text(json.dumps(data))
+    summary = run_ingest(settings, progress=False)
+    assert summary.indexed == ["alpha-2010-networks.txt"]
+    assert any("alpha-2010-networks.txt" in w and "indexing it again" in w for w in summary.warnings)
+    fixed = json.loads((_generation(settings).state_dir / "manifest.json").read_text())
+    assert fixed["files"]["alpha-2010-networks.txt"]["chunks"] == sum(
+        c.source == "alpha-2010-networks.txt" for c in _store(settings).all_chunks()
+    )
+
+
+def test_token_vectors_cover_every_chunk_and_are_carried_over(settings: Settings, corpus_dir: Path) -> None:
+    from assistant.late import TokenVectors
+
+    run_ingest(settings, progress=False)
+    first = TokenVectors.load(_generation(settings).state_dir / "tokens")
+    ids = _ids(settings)
+    assert first is not None and set(first._ranges) == ids
+    md = corpus_dir / "beta-2015-colleges.md"
+    md.write_text(md.read_text().replace("Building trust takes time.", "Building trust takes years."))
+    summary = run_ingest(settings, progress=False)
+    second = TokenVectors.load(_generation(settings).state_dir / "tokens")
+    assert second is not None and set(second._ranges) == _ids(settings)
+    kept = next(i for i in ids & _ids(settings) if i.startswith("alpha"))
+    assert (first.get(kept) == second.get(kept)).all()
+    assert 0 < summary.chunks_embedded < len(ids)  # carried over, not embedded again
+
+
+def test_exact_search_breaks_ties_by_chunk_id(settings: Settings, corpus_dir: Path) -> None:
+    same = "Employer levies paid for the shared apprenticeship scheme.\n"
+    for name in ("tie-b.txt", "tie-a.txt", "tie-c.txt"):
+        (corpus_dir / name).write_text(f"Tie Report {name}\n\n" + same)
+    run_ingest(settings, progress=False)
+    store = _store(settings)
+    vector = store.embedder.embed_query("Employer levies paid for the shared apprenticeship scheme.")
+    hits = [(c.chunk_id, s) for c, s in store.search(vector, 20) if c.report.startswith("tie")]
+    tied = [h for h in hits if h[1] == hits[0][1]]
+    assert len(tied) >= 2 and [h[0] for h in tied] == sorted(h[0] for h in tied)
+    assert store.search(vector, 5) == _store(settings).search(vector, 5)
+
+
+# -- the corpus folder is a boundary -------------------------------------------------------------------
+
+
+def test_symlinks_are_refused_and_what_came_through_one_is_removed(
+    settings: Settings, corpus_dir: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Secret Ledger\n\nThe root password of the payroll server is hunter2 for employers.\n")
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "more.txt").write_text("More Secrets\n\nEmployers must never see this private text.\n")
+    # First a plain file of the same name is indexed, then it becomes a link.
+    (corpus_dir / "passwd.txt").write_text(secret.read_text())
+    run_ingest(settings, progress=False)
+    assert any(c.source == "passwd.txt" for c in _store(settings).all_chunks())
+    (corpus_dir / "passwd.txt").unlink()
+    (corpus_dir / "passwd.txt").symlink_to(secret)
+    (corpus_dir / "linked").symlink_to(folder, target_is_directory=True)
+
+    summary = run_ingest(settings, progress=False)
+    reasons = {f.source: f.reason for f in summary.failures}
+    assert set(reasons) == {"passwd.txt", "linked"}
+    assert all("symbolic link" in r and "\n" not in r for r in reasons.values())
+    assert summary.removed == ["passwd.txt"]
+    texts = " ".join(c.text for c in _store(settings).all_chunks())
+    assert "hunter2" not in texts and "private text" not in texts
+    assert {c.report for c in _store(settings).all_chunks()} == {"alpha-2010", "beta-2015", "gamma-2020-brokerage"}
+
+
+# -- encodings --------------------------------------------------------------------------------------------
+
+ENCODED = [
+    ("cp1252.txt", "cp1252", "The fee was £500 per café employer’s apprentice.", "cp1252"),
+    ("latin1.txt", "latin-1", "The fee was £500 per café employer and apprentice.", None),
+    ("utf16.txt", "utf-16", "The fee was £500 per café employer’s apprentice.", "utf-16"),
+    ("utf8bom.txt", "utf-8-sig", "The fee was £500 per café employer’s apprentice.", "utf-8-sig"),
+]
+
+
+@pytest.mark.parametrize(("name", "codec", "sentence", "decision"), ENCODED, ids=[e[0] for e in ENCODED])
+def test_text_in_other_encodings_is_read_exactly(
+    settings: Settings, corpus_dir: Path, name: str, codec: str, sentence: str, decision: str | None
+) -> None:
+    body = f"Fees Review 2019\n\n{sentence} " + "Small firms said the training fee was too high for them. " * 12
+    (corpus_dir / name).write_bytes(body.encode(codec))
+    summary = run_ingest(settings, progress=False)
+    assert summary.ok, summary.failures
+    text = " ".join(c.text for c in _store(settings).all_chunks() if c.source == name)
+    assert sentence in text
+    assert "Ł" not in text and "\ufeff" not in text
+    if decision is not None:
+        assert summary.encodings[name] == decision
+    else:  # Latin-1 and cp1252 agree on these characters; either is a correct reading
+        assert summary.encodings[name] in {"latin_1", "iso8859_1", "cp1252", "iso8859_15"}
+
+
+def test_a_corpus_folder_reached_through_a_link_is_still_indexed(settings: Settings, tmp_path: Path) -> None:
+    link = tmp_path / "corpus-link"
+    link.symlink_to(settings.corpus_dir, target_is_directory=True)
+    linked = Settings.load(**{**settings.model_dump(), "corpus_dir": link})
+    summary = run_ingest(linked, progress=False)
+    assert summary.ok, summary.failures
+    assert sorted(summary.indexed) == ["alpha-2010-networks.txt", "beta-2015-colleges.md", "gamma-2020-brokerage.pdf"]
+
+
+def test_an_index_of_the_old_single_collection_layout_is_replaced_on_the_next_ingest(settings: Settings) -> None:
+    from assistant.chain import Assistant
+    from assistant.errors import IndexMissingError
+
+    store = ChunkStore(settings, get_embedder(settings))
+    store._client.create_collection(settings.collection)  # what the previous layout wrote
+    (settings.state_dir / "bm25").mkdir(parents=True)
+    (settings.state_dir / "manifest.json").write_text('{"files": {}}')
+    with pytest.raises(IndexMissingError, match="older version.*assistant ingest"):
+        Assistant.from_settings(settings)
+    assert run_ingest(settings, progress=False).ok
+    names = {getattr(c, "name", c) for c in store._client.list_collections()}
+    assert settings.collection not in names and f"{settings.collection}.current" in names
+    assert not (settings.state_dir / "manifest.json").exists() and not (settings.state_dir / "bm25").exists()
+    assert Assistant.from_settings(settings).ask("How are employer networks funded?").citations

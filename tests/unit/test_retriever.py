@@ -59,10 +59,11 @@ def test_bm25_saved_by_another_version_is_rebuilt(settings: Settings) -> None:
     import json
 
     run_ingest(settings, progress=False)
-    meta_path = settings.state_dir / "bm25" / "meta.json"
+    bm25 = ChunkStore(settings, get_embedder(settings)).open().generation.state_dir / "bm25"
+    meta_path = bm25 / "meta.json"
     meta = json.loads(meta_path.read_text())
     meta["version"] = "older"
     meta_path.write_text(json.dumps(meta))
-    assert LexicalIndex.load(settings.state_dir / "bm25") is None
+    assert LexicalIndex.load(bm25) is None
     assert _hybrid(settings).retrieve("small firms training").passages
-    assert LexicalIndex.load(settings.state_dir / "bm25") is not None  # rebuilt and saved again
+    assert LexicalIndex.load(bm25) is not None  # rebuilt and saved again
