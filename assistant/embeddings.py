@@ -9,6 +9,8 @@ from disk with the hub switched off: nothing is downloaded at run time.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,7 @@ class MiniLMEmbedder(Embedder):
     name = "minilm"
     max_tokens = 256
     dims = 384
+    small_batch = 1  # batches up to this size run on one thread (see `_forward`)
 
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
@@ -97,7 +100,7 @@ class MiniLMEmbedder(Embedder):
         """The network, loaded once."""
         raise NotImplementedError
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, single: bool = False) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
         """Last hidden states (batch x width x 384, float32) for padded int64 `ids` and `attention`."""
         raise NotImplementedError
 
@@ -139,7 +142,7 @@ class MiniLMEmbedder(Embedder):
                 for row, e in enumerate(encoded):
                     ids[row, : lengths[row]] = e.ids
                 attention = (np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]).astype(np.int64)
-                hidden = self._forward(ids, attention, single=len(texts) == 1)
+                hidden = self._forward(ids, attention, small=len(texts) <= self.small_batch)
                 mask = attention[:, :, None].astype(np.float32)
                 pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
                 vectors[batch] = _normalise(pooled)
@@ -183,11 +186,11 @@ class TorchMiniLMEmbedder(MiniLMEmbedder):
                 self._threads = torch.get_num_threads()
             return self._model
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, single: bool = False) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
         import torch
 
         # A lone query: one thread is as fast, and much faster when the cores are busy.
-        torch.set_num_threads(1 if single else self._threads)
+        torch.set_num_threads(1 if small else self._threads)
         ids_t, attention_t = torch.from_numpy(ids), torch.from_numpy(attention)
         with torch.inference_mode():
             output = self._model(input_ids=ids_t, attention_mask=attention_t, token_type_ids=torch.zeros_like(ids_t))
@@ -223,68 +226,114 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
     """
 
     name = "minilm"
+    small_batch = 16  # the query path embeds at most ~8 sentences at once; ingest batches are bigger
 
-    def __init__(self, model: OnnxModel, batch_size: int = 32, name: str = "minilm"):
+    def __init__(self, model: OnnxModel, batch_size: int = 32, name: str = "minilm", cache_dir: Path | None = None):
         super().__init__(batch_size)
         self.model = model
         self.name = name
+        self.cache_dir = cache_dir
         # A different file is a different set of vectors: the index records which one built it.
         self.version = f"all-MiniLM-L6-v2/{model.kind}/{model.sha256[:12]}"
-        self._single: Any = None
+        self._batch_session: Any = None
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                prepare_runtime()
-                try:
-                    import onnxruntime
-                except ImportError as exc:  # pragma: no cover - install problem
-                    raise BackendUnavailableError(
-                        f"onnxruntime is missing ({exc}). Run `make install`, or set ASSISTANT_EMBEDDER=minilm-torch."
-                    ) from exc
-                data = self._checked_bytes()
-                # Intra-op threads are fixed per session, so a second one-thread session serves lone
-                # queries: as fast, and it does not fight other work for the cores.
-                self._single = _session(onnxruntime, data, threads=1)
-                self._model = _session(onnxruntime, data, threads=0)
+                self._model = self._session(threads=1)
             return self._model
 
-    def _checked_bytes(self) -> bytes:
-        """The model file, read once and checked: a damaged file would give wrong vectors, not an error."""
+    def _session(self, *, threads: int) -> Any:
+        prepare_runtime()
         try:
-            data = self.model.path.read_bytes()
-        except OSError as exc:
+            import onnxruntime
+        except ImportError as exc:  # pragma: no cover - install problem
             raise BackendUnavailableError(
-                f"Cannot read the ONNX model {self.model.path} ({exc.strerror}). Reinstall it: `make install`."
+                f"onnxruntime is missing ({exc}). Run `make install`, or set ASSISTANT_EMBEDDER=minilm-torch."
             ) from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != self.model.sha256:
-            raise BackendUnavailableError(
-                f"The ONNX model {self.model.path} is damaged (sha256 {digest[:12]}…, expected "
-                f"{self.model.sha256[:12]}…). Reinstall it: `make install`."
-            )
-        return data
+        path = self._model_file(onnxruntime, verify=threads != 1)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: one per physical core
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: the cores are shared with Chroma, BM25 and other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # warnings about unused initialisers are noise in a CLI
+        return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, single: bool = False) -> np.ndarray:
-        session = self._single if single else self._model
+    def _model_file(self, onnxruntime: Any, *, verify: bool) -> str:
+        """The file to run: the package's own, or its optimised copy cached in `cache_dir`.
+
+        Loading the int8 file, ONNX Runtime folds its weights into float32 and keeps both (~150 MB, with
+        a ~55 MB spike while it folds); the folded graph saved once loads in ~110 MB without the spike.
+        It is the very graph ONNX Runtime would run, so the vectors are the same. The source file is
+        checked on every load; the copy's checksum when ingest loads it (`verify`), its size always.
+        """
+        _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
+        if self.cache_dir is None:
+            return str(self.model.path)
+        cached = self.cache_dir / f"{self.model.kind}-{self.model.sha256[:12]}-ort{onnxruntime.__version__}.onnx"
+        record = cached.with_suffix(".json")
+        try:
+            known = json.loads(record.read_text(encoding="utf-8"))
+            if cached.stat().st_size == known["size"]:
+                if verify:
+                    _check_sha256(cached, known["sha256"], f"Delete {self.cache_dir} and run `assistant ingest`.")
+                return str(cached)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no copy yet, or a half-written one: make it afresh
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+            options = onnxruntime.SessionOptions()
+            # EXTENDED, not ALL: the saved graph then holds no layouts specific to this CPU.
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            options.optimized_model_filepath = str(partial)
+            options.log_severity_level = 3
+            onnxruntime.InferenceSession(str(self.model.path), sess_options=options, providers=["CPUExecutionProvider"])
+            with partial.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = partial.stat().st_size
+            os.replace(partial, cached)  # atomic: a reader sees the whole copy or none
+            record.write_text(json.dumps({"source": self.model.sha256, "sha256": digest, "size": size}), "utf-8")
+        except OSError:
+            # A read-only or full index folder: run the package's file; only the memory saving is lost.
+            return str(self.model.path)
+        return str(cached)
+
+    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
+        session = self._model
+        if not small:
+            with self._lock:
+                # Intra-op threads are fixed per session. The query path's small batches run on one
+                # thread, as fast on two cores and faster when they are busy; only big batches (ingest)
+                # get a session on every core, created on first need because each session holds its
+                # own ~150 MB of weights.
+                if self._batch_session is None:
+                    self._batch_session = self._session(threads=0)
+                session = self._batch_session
         feed = {"input_ids": ids, "attention_mask": attention, "token_type_ids": np.zeros_like(ids)}
         return session.run(["last_hidden_state"], feed)[0]
 
 
-def _session(onnxruntime: Any, model: bytes, *, threads: int) -> Any:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads  # 0: one per physical core
-    options.inter_op_num_threads = 1
-    # Idle threads sleep instead of spinning: the cores are shared with Chroma, BM25 and other processes.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3  # warnings about unused initialisers are noise in a CLI
-    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+def _check_sha256(path: Path, expected: str, fix: str) -> None:
+    """Refuse a damaged model file: it would give wrong vectors, not an error."""
+    try:
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as exc:
+        raise BackendUnavailableError(f"Cannot read the ONNX model {path} ({exc.strerror}). {fix}") from exc
+    if digest != expected:
+        raise BackendUnavailableError(
+            f"The ONNX model {path} is damaged (sha256 {digest[:12]}…, expected {expected[:12]}…). {fix}"
+        )
 
 
 EmbedderFactory = Callable[[Settings], Embedder]
 
 _REGISTRY: dict[str, EmbedderFactory] = {
-    "minilm": lambda s: OnnxMiniLMEmbedder(bundled_int8_model(), batch_size=s.embed_batch_size),
+    "minilm": lambda s: OnnxMiniLMEmbedder(
+        bundled_int8_model(), batch_size=s.embed_batch_size, cache_dir=s.index_dir / "models"
+    ),
     "minilm-torch": lambda s: TorchMiniLMEmbedder(batch_size=s.embed_batch_size),
 }
 
