@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -16,12 +16,15 @@ from assistant.conversation import standalone_query
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.lexical import LexicalIndex
 from assistant.retrieval import HybridRetriever, Retrieval
 from assistant.store import ChunkStore
 from assistant.types import Answer, ReportInfo
 from assistant.verify import Verified, best_sentence, verify
 
 NOT_COVERED = "The reports don't cover this question."
+
+T = TypeVar("T")
 
 
 class Assistant:
@@ -40,16 +43,20 @@ class Assistant:
         """Open the index named by `settings` (raises `IndexMissingError` if there is none)."""
         settings = settings or Settings.load()
         embedder = embedder or get_embedder(settings)
-        # Load the model while the store and the BM25 index open: the two dominate a cold start.
-        warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
-        warming.start()
+        # A cold start is mostly imports and loading: the model (ONNX Runtime) and the BM25 files (bm25s)
+        # load on their own threads while this one opens the store (chromadb, langchain-chroma).
+        warmed = _in_background(embedder.warm, "warm-embedder")
+        # Reading the BM25 index imports bm25s and brings its files into the page cache; the retriever
+        # then loads it in milliseconds once the store can say which corpus it must match.
+        read_bm25 = _in_background(lambda: LexicalIndex.load(settings.state_dir / "bm25"), "read-bm25")
         store = ChunkStore(settings, embedder).open()
         catalog = Catalog.load(settings.catalog_path)
         assistant = cls(settings, embedder, store, catalog)
+        read_bm25()
         for chunk in assistant.retriever.lexical.chunks:  # reports indexed without a catalog entry
             if catalog.get(chunk.report) is None:
                 catalog.add(ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year))
-        warming.join()
+        warmed()
         return assistant
 
     # -- public API -----------------------------------------------------------------------------
@@ -195,6 +202,32 @@ class Assistant:
                 lines.append(f"- “{best_sentence(question, passage)}” [{n}] — *{label}*")
         checked = verify("\n".join(lines), nearest, self.catalog.reports)
         return _answer(question, checked, found, writer_name, abstained=True)
+
+
+def _in_background(task: Callable[[], T], name: str) -> Callable[[], T]:
+    """Run `task` on a daemon thread; the returned function waits for it and re-raises its error.
+
+    A daemon thread rather than an executor, so an error on the main thread (no index) is reported at
+    once instead of after the model has finished loading.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = task()
+        except BaseException as exc:  # handed to the caller by `wait`, never lost
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return wait
 
 
 def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str, *, abstained: bool) -> Answer:
