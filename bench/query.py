@@ -3,7 +3,8 @@
 Run: `.venv/bin/python bench/query.py` (uses the configured index, `.index/` by default; build it with
 `assistant ingest`). Every eval question (evals/cases.jsonl, with its history) goes through the
 offline extractive writer; the tutorial pipeline (evals/baseline.py) answers the same questions in the
-same run. Prints a table and writes it to bench/results/query.txt.
+same run. Prints a table and writes it to bench/results/query.txt. `--embedder minilm-torch` measures the
+PyTorch fallback (over an index built with it: `ASSISTANT_EMBEDDER=minilm-torch assistant ingest`).
 """
 
 from __future__ import annotations
@@ -24,19 +25,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 RESULTS = ROOT / "bench" / "results" / "query.txt"
-TARGET_P50_MS = 100.0
-TARGET_P95_MS = 250.0
-TARGET_FIRST_ANSWER_S = 5.0
+# Issue 13: no worse than the PyTorch path measured idle (p50 99 ms, p95 135 ms); a cold answer under
+# 2 s in under 350 MB.
+TARGET_P50_MS = 99.0
+TARGET_P95_MS = 135.0
+TARGET_FIRST_ANSWER_S = 2.0
+TARGET_PEAK_MB = 350.0
 WARMUP_QUESTIONS = 3
+HEAVY = ("torch", "transformers", "sentence_transformers")
 
 # What a user's first `assistant ask` does: interpreter, imports, open the index, load the model, answer.
+# It prints the heavy libraries it imported on the way (the query path should need none).
 FIRST_ANSWER = """
 import sys
 from assistant.config import Settings, prepare_runtime
 prepare_runtime()
 from assistant.chain import Assistant
-answer = Assistant.from_settings(Settings.load(index_dir=sys.argv[1], writer="extractive")).ask(sys.argv[2])
+settings = Settings.load(index_dir=sys.argv[1], writer="extractive", embedder=sys.argv[3])
+answer = Assistant.from_settings(settings).ask(sys.argv[2])
 assert answer.answer
+print(",".join(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[4].split(",")))))
 """
 
 
@@ -76,17 +84,21 @@ def _has_evidence(case: Any) -> bool:
     return bool(case.evidence) and case.expect_abstain is False
 
 
-def first_answer_seconds(index_dir: Path, question: str) -> float:
-    """Wall clock of a fresh process that imports, opens the index, loads the model and answers once."""
+def first_answer(index_dir: Path, question: str, embedder: str) -> tuple[float, str]:
+    """Wall clock of a fresh process that imports, opens the index, loads the model and answers once.
+
+    Also the heavy libraries (torch, transformers, sentence-transformers) that process imported.
+    """
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", FIRST_ANSWER, str(index_dir), question],
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_ANSWER, str(index_dir), question, embedder, ",".join(HEAVY)],
         check=True,
         cwd=ROOT,
         capture_output=True,
+        text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
 
 
 def main() -> int:
@@ -96,15 +108,10 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3, help="Timed passes; each question's median is used.")
     parser.add_argument("--starts", type=int, default=2, help="Fresh processes timed to their first answer.")
     parser.add_argument(
-        "--torch-threads", type=int, default=None, help="Set torch's thread count (default: torch's own choice)."
+        "--embedder", default=None, help="Embedder to measure, e.g. minilm-torch (default: the configured one)."
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
-        os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # the fresh processes timed below
 
     from assistant.config import Settings, prepare_runtime
 
@@ -115,7 +122,7 @@ def main() -> int:
     from evals.cases import load_cases
     from evals.metrics import percentile
 
-    settings = Settings.load(index_dir=args.index_dir, writer="extractive")
+    settings = Settings.load(index_dir=args.index_dir, writer="extractive", embedder=args.embedder)
     try:
         assistant = Assistant.from_settings(settings)
         chunks = assistant.store.count()
@@ -145,7 +152,11 @@ def main() -> int:
     base_at1, base_at5, _ = hit_rates(cases, base)
 
     print(f"Timing {args.starts} fresh processes to their first answer ...", file=sys.stderr)
-    starts = [first_answer_seconds(settings.index_dir, cases[0].question) for _ in range(max(1, args.starts))]
+    runs = [first_answer(settings.index_dir, cases[0].question, settings.embedder) for _ in range(max(1, args.starts))]
+    starts, heavy = (
+        [seconds for seconds, _ in runs],
+        sorted({name for _, found in runs for name in found.split(",") if name}),
+    )
     child_peak = peak_mb(resource.RUSAGE_CHILDREN)
     load_after = os.getloadavg()
 
@@ -153,13 +164,13 @@ def main() -> int:
     lines = [
         f"Query benchmark, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs",
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
-        f"torch threads {args.torch_threads or 'default'}",
+        f"embedder {settings.embedder} ({assistant.embedder.version})",
         f"index {settings.index_dir} ({chunks} chunks); {len(cases)} questions from {args.cases.name} with their "
         f"history, {scored} with evidence spans; extractive writer; median of {args.passes} warm passes per question",
         "",
         f"{'':<34} {'ours':>10} {'tutorial':>10}  target (ours)",
-        _row("p50 per question", f"{p50:.0f} ms", f"{percentile(base_ms, 50):.0f} ms", p50 <= TARGET_P50_MS, "≤ 100"),
-        _row("p95 per question", f"{p95:.0f} ms", f"{percentile(base_ms, 95):.0f} ms", p95 <= TARGET_P95_MS, "≤ 250"),
+        _row("p50 per question", f"{p50:.0f} ms", f"{percentile(base_ms, 50):.0f} ms", p50 <= TARGET_P50_MS, "≤ 99"),
+        _row("p95 per question", f"{p95:.0f} ms", f"{percentile(base_ms, 95):.0f} ms", p95 <= TARGET_P95_MS, "≤ 135"),
         _row("slowest question", f"{max(ours_ms):.0f} ms", f"{max(base_ms):.0f} ms"),
         _row("hit@5 (evidence span in top 5)", f"{ours_at5:.2f}", f"{base_at5:.2f}"),
         _row("hit@1", f"{ours_at1:.2f}", f"{base_at1:.2f}"),
@@ -170,9 +181,16 @@ def main() -> int:
             f"{max(starts):.1f} s",
             "",
             max(starts) < TARGET_FIRST_ANSWER_S,
-            "< 5 s; runs " + ", ".join(f"{s:.1f}" for s in starts) + " s",
+            "< 2 s; runs " + ", ".join(f"{s:.1f}" for s in starts) + " s",
         ),
-        _row("peak memory, fresh process", f"{child_peak:.0f} MB", "", note="one question, ru_maxrss"),
+        _row(
+            "peak memory, fresh process",
+            f"{child_peak:.0f} MB",
+            "",
+            child_peak < TARGET_PEAK_MB,
+            "< 350 MB; one question, ru_maxrss",
+        ),
+        _row("heavy imports, fresh process", ", ".join(heavy) or "none", "", note="torch, transformers, s-t"),
         _row("peak memory, this process", f"{ours_peak:.0f} MB", "", note="after all our questions"),
         _row("tutorial setup (chunk, embed or cache)", "", f"{baseline_setup:.1f} s"),
         "",
