@@ -10,6 +10,7 @@ PyTorch fallback (over an index built with it: `ASSISTANT_EMBEDDER=minilm-torch 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -35,16 +36,19 @@ WARMUP_QUESTIONS = 3
 HEAVY = ("torch", "transformers", "sentence_transformers")
 
 # What a user's first `assistant ask` does: interpreter, imports, open the index, load the model, answer.
-# It prints the heavy libraries it imported on the way (the query path should need none).
+# It prints its peak memory (VmHWM: this process image only; ru_maxrss can count the parent's pages
+# copied at fork) and the heavy libraries it imported on the way (the query path should need none).
 FIRST_ANSWER = """
-import sys
+import json, re, sys
 from assistant.config import Settings, prepare_runtime
 prepare_runtime()
 from assistant.chain import Assistant
 settings = Settings.load(index_dir=sys.argv[1], writer="extractive", embedder=sys.argv[3])
 answer = Assistant.from_settings(settings).ask(sys.argv[2])
 assert answer.answer
-print(",".join(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[4].split(",")))))
+peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[4].split(",")))
+print(json.dumps({"peak_mb": peak_kb / 1024, "heavy": heavy}))
 """
 
 
@@ -84,10 +88,11 @@ def _has_evidence(case: Any) -> bool:
     return bool(case.evidence) and case.expect_abstain is False
 
 
-def first_answer(index_dir: Path, question: str, embedder: str) -> tuple[float, str]:
+def first_answer(index_dir: Path, question: str, embedder: str) -> tuple[float, dict[str, Any]]:
     """Wall clock of a fresh process that imports, opens the index, loads the model and answers once.
 
-    Also the heavy libraries (torch, transformers, sentence-transformers) that process imported.
+    Also that process's peak memory and the heavy libraries (torch, transformers, sentence-transformers)
+    it imported.
     """
     started = time.perf_counter()
     run = subprocess.run(
@@ -98,7 +103,7 @@ def first_answer(index_dir: Path, question: str, embedder: str) -> tuple[float, 
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
     )
-    return time.perf_counter() - started, run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
+    return time.perf_counter() - started, json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -153,11 +158,9 @@ def main() -> int:
 
     print(f"Timing {args.starts} fresh processes to their first answer ...", file=sys.stderr)
     runs = [first_answer(settings.index_dir, cases[0].question, settings.embedder) for _ in range(max(1, args.starts))]
-    starts, heavy = (
-        [seconds for seconds, _ in runs],
-        sorted({name for _, found in runs for name in found.split(",") if name}),
-    )
-    child_peak = peak_mb(resource.RUSAGE_CHILDREN)
+    starts = [seconds for seconds, _ in runs]
+    heavy = sorted({name for _, found in runs for name in found["heavy"]})
+    child_peak = max(found["peak_mb"] for _, found in runs)
     load_after = os.getloadavg()
 
     p50, p95 = percentile(ours_ms, 50), percentile(ours_ms, 95)
@@ -188,7 +191,7 @@ def main() -> int:
             f"{child_peak:.0f} MB",
             "",
             child_peak < TARGET_PEAK_MB,
-            "< 350 MB; one question, ru_maxrss",
+            "< 350 MB; one question, VmHWM",
         ),
         _row("heavy imports, fresh process", ", ".join(heavy) or "none", "", note="torch, transformers, s-t"),
         _row("peak memory, this process", f"{ours_peak:.0f} MB", "", note="after all our questions"),
