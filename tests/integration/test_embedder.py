@@ -118,3 +118,28 @@ def test_damaged_model_file_is_refused_with_a_fix(tmp_path: Path) -> None:
 
 def test_token_counts_exclude_special_tokens(onnx_embedder: OnnxMiniLMEmbedder) -> None:
     assert onnx_embedder.count_tokens("employer engagement") == 2
+
+
+def test_optimised_copy_is_cached_and_gives_the_same_vectors(tmp_path: Path) -> None:
+    plain = OnnxMiniLMEmbedder(bundled_int8_model())
+    cached = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path / "models")
+    expected = np.asarray(plain.embed_documents(TEXTS))
+    assert np.allclose(np.asarray(cached.embed_documents(TEXTS)), expected, atol=1e-5)
+    copies = list((tmp_path / "models").glob("*.onnx"))
+    assert len(copies) == 1 and copies[0].with_suffix(".json").is_file()
+    # A half-written copy (wrong size) is made afresh, not run.
+    copies[0].write_bytes(copies[0].read_bytes()[:1000])
+    again = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path / "models")
+    assert np.allclose(np.asarray(again.embed_documents(TEXTS)), expected, atol=1e-5)
+    assert copies[0].stat().st_size > 50_000_000
+
+
+def test_damaged_cached_copy_is_refused_when_ingest_loads_it(tmp_path: Path) -> None:
+    OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path).warm()
+    (copy,) = tmp_path.glob("*.onnx")
+    with copy.open("r+b") as handle:  # same size, different bytes
+        handle.seek(-100, 2)
+        handle.write(b"\1" * 10)
+    embedder = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path)
+    with pytest.raises(BackendUnavailableError, match="damaged.*run `assistant ingest`"):
+        embedder.embed_documents(["a chunk of a report"] * (embedder.small_batch + 1))
