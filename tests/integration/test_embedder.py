@@ -142,4 +142,16 @@ def test_damaged_cached_copy_is_refused_when_ingest_loads_it(tmp_path: Path) -> 
         handle.write(b"\1" * 10)
     embedder = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path)
     with pytest.raises(BackendUnavailableError, match="damaged.*run `assistant ingest`"):
-        embedder.embed_documents(["a chunk of a report"] * (embedder.small_batch + 1))
+        embedder.embed_documents([f"chunk {n} of a report" for n in range(embedder.small_batch + 1)])
+
+
+def test_recent_vectors_are_reused_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = OnnxMiniLMEmbedder(bundled_int8_model())
+    first = embedder.embed_documents(TEXTS[:2])
+    passes: list[int] = []
+    forward = embedder._forward
+    monkeypatch.setattr(embedder, "_forward", lambda ids, *a, **k: passes.append(len(ids)) or forward(ids, *a, **k))
+    again = embedder.embed_documents([TEXTS[1], TEXTS[2], TEXTS[0], TEXTS[2]])
+    assert passes == [1]  # only the one new text went through the model
+    assert again[0] == first[1] and again[2] == first[0] and again[1] == again[3]
+    assert np.allclose(again[1], embedder._encode([TEXTS[2]], tokens=False)[0][0], atol=1e-6)
