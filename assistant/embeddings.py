@@ -138,6 +138,11 @@ class MiniLMEmbedder(Embedder):
                 self._recent.popitem(last=False)
             return [found[t].tolist() for t in texts]
 
+    def forget_recent(self) -> None:
+        """Drop the reused vectors (a benchmark times each question from scratch)."""
+        with self._lock:
+            self._recent.clear()
+
     def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32), []

@@ -57,12 +57,19 @@ def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def run_cases(ask: Callable[[Any], Any], cases: Sequence[Any], passes: int) -> tuple[list[float], list[list[Any]]]:
-    """Median wall milliseconds per case over `passes`, and each case's answers from every pass."""
+def run_cases(
+    ask: Callable[[Any], Any], cases: Sequence[Any], passes: int, fresh: Callable[[], None] = lambda: None
+) -> tuple[list[float], list[list[Any]]]:
+    """Median wall milliseconds per case over `passes`, and each case's answers from every pass.
+
+    `fresh` runs before each question, untimed: it drops the embedder's reused vectors, so a repeated
+    question is timed as if it were new.
+    """
     times: list[list[float]] = [[] for _ in cases]
     answers: list[list[Any]] = [[] for _ in cases]
     for _ in range(passes):
         for i, case in enumerate(cases):
+            fresh()
             started = time.perf_counter()
             answers[i].append(ask(case))
             times[i].append((time.perf_counter() - started) * 1000)
@@ -140,7 +147,10 @@ def main() -> int:
     print(f"Warming up, then {args.passes} passes over {len(cases)} questions ...", file=sys.stderr)
     for case in cases[:WARMUP_QUESTIONS]:
         assistant.ask(case.question, list(case.history) or None)
-    ours_ms, ours_runs = run_cases(lambda c: assistant.ask(c.question, list(c.history) or None), cases, args.passes)
+    fresh = getattr(assistant.embedder, "forget_recent", lambda: None)
+    ours_ms, ours_runs = run_cases(
+        lambda c: assistant.ask(c.question, list(c.history) or None), cases, args.passes, fresh
+    )
     ours_peak = peak_mb()
     retrieve_ms, generate_ms = step_ms(ours_runs, "retrieve"), step_ms(ours_runs, "generate")
     ours = [runs[-1] for runs in ours_runs]
@@ -152,7 +162,7 @@ def main() -> int:
     baseline_setup = time.perf_counter() - started
     for case in cases[:WARMUP_QUESTIONS]:
         baseline.ask(case.question, case.history)
-    base_ms, base_runs = run_cases(lambda c: baseline.ask(c.question, c.history), cases, args.passes)
+    base_ms, base_runs = run_cases(lambda c: baseline.ask(c.question, c.history), cases, args.passes, fresh)
     base = [runs[-1] for runs in base_runs]
     base_at1, base_at5, _ = hit_rates(cases, base)
 
@@ -169,7 +179,8 @@ def main() -> int:
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
         f"embedder {settings.embedder} ({assistant.embedder.version})",
         f"index {settings.index_dir} ({chunks} chunks); {len(cases)} questions from {args.cases.name} with their "
-        f"history, {scored} with evidence spans; extractive writer; median of {args.passes} warm passes per question",
+        f"history, {scored} with evidence spans; extractive writer; median of {args.passes} warm passes per question "
+        "(reused vectors dropped before each)",
         "",
         f"{'':<34} {'ours':>10} {'tutorial':>10}  target (ours)",
         _row("p50 per question", f"{p50:.0f} ms", f"{percentile(base_ms, 50):.0f} ms", p50 <= TARGET_P50_MS, "≤ 99"),
