@@ -8,6 +8,7 @@ from disk with the hub switched off: nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -306,9 +307,9 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no copy yet, or a half-written one: make it afresh
         _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
             options = onnxruntime.SessionOptions()
             # EXTENDED, not ALL: the saved graph then holds no layouts specific to this CPU.
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -319,9 +320,12 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = partial.stat().st_size
             os.replace(partial, cached)  # atomic: a reader sees the whole copy or none
-            record.write_text(json.dumps({"source": self.model.sha256, "sha256": digest, "size": size}), "utf-8")
-        except OSError:
+            partial.write_text(json.dumps({"source": self.model.sha256, "sha256": digest, "size": size}), "utf-8")
+            os.replace(partial, record)
+        except Exception:  # ONNX Runtime raises its own types for a refused write, not OSError
             # A read-only or full index folder: run the package's file; only the memory saving is lost.
+            with contextlib.suppress(OSError):  # nothing may have been written, or the folder is not one
+                partial.unlink()
             return str(self.model.path)
         return str(cached)
 

@@ -155,3 +155,13 @@ def test_recent_vectors_are_reused_not_recomputed(monkeypatch: pytest.MonkeyPatc
     assert passes == [1]  # only the one new text went through the model
     assert again[0] == first[1] and again[2] == first[0] and again[1] == again[3]
     assert np.allclose(again[1], embedder._encode([TEXTS[2]], tokens=False)[0][0], atol=1e-6)
+
+
+def test_an_unwritable_cache_folder_falls_back_to_the_package_file(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    embedder = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=blocked / "models")
+    vectors = np.asarray(embedder.embed_documents(TEXTS[:2]))
+    plain = OnnxMiniLMEmbedder(bundled_int8_model())
+    assert np.allclose(vectors, np.asarray(plain.embed_documents(TEXTS[:2])), atol=1e-5)
+    assert blocked.read_text().startswith("a file") and not list(tmp_path.glob("**/*.partial"))
