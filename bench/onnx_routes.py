@@ -30,13 +30,15 @@ CASE_FILES = ("cases.jsonl", "heldout.jsonl")
 
 # A fresh process loads one route's model and embeds one query: load seconds and the memory it adds.
 LOAD = """
-import json, resource, sys, time
+import json, re, sys, time
 from pathlib import Path
 from assistant.config import Settings, prepare_runtime
 prepare_runtime()
 from assistant.embeddings import OnnxMiniLMEmbedder, OnnxModel, get_embedder
 route, path, sha = sys.argv[1:4]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):  # this process image only (ru_maxrss can count a parent's pages copied at fork)
+    return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+before = status("VmRSS")
 started = time.perf_counter()
 if path:
     embedder = OnnxMiniLMEmbedder(OnnxModel(Path(path), sha, "onnx-f32"), cache_dir=Path(sys.argv[4]) / "models")
@@ -44,8 +46,7 @@ else:
     embedder = get_embedder(Settings.load(embedder=route, index_dir=sys.argv[4]))
 embedder.warm()
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "added_mb": (peak - before) / 1024}))
+print(json.dumps({"seconds": seconds, "added_mb": (status("VmHWM") - before) / 1024}))
 """
 
 
@@ -169,7 +170,7 @@ def main() -> int:
         for key in ("hit_at_5", "mrr", "coverage", "citation_precision"):
             line(f"{name}: {key}", [f"{r[name][key]:.3f}" for r in rows.values()])
     line("model load + first query, fresh", [f"{r['seconds']:.2f} s" for r in rows.values()])
-    line("memory the model adds (ru_maxrss)", [f"{r['added_mb']:.0f} MB" for r in rows.values()])
+    line("memory the model adds (VmHWM)", [f"{r['added_mb']:.0f} MB" for r in rows.values()])
     line("whole ingest, cold", [f"{r['ingest_s']:.1f} s" for r in rows.values()])
     text = "\n".join(lines) + "\n"
     print(text)
