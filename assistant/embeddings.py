@@ -80,7 +80,7 @@ class MiniLMEmbedder(Embedder):
     name = "minilm"
     max_tokens = 256
     dims = 384
-    small_batch = 1  # batches up to this size run on one thread (see `_forward`)
+    small_batch = 1  # batches up to this size are "small" (see the subclasses' `_forward`)
 
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
@@ -250,7 +250,7 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
     """
 
     name = "minilm"
-    small_batch = 16  # the query path embeds at most ~8 sentences at once; ingest batches are bigger
+    small_batch = 16  # the query path embeds at most ~8 texts at once; bigger batches are ingest's
 
     def __init__(self, model: OnnxModel, batch_size: int = 32, name: str = "minilm", cache_dir: Path | None = None):
         super().__init__(batch_size)
@@ -259,12 +259,14 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         self.cache_dir = cache_dir
         # A different file is a different set of vectors: the index records which one built it.
         self.version = f"all-MiniLM-L6-v2/{model.kind}/{model.sha256[:12]}"
-        self._batch_session: Any = None
+        self._unverified: tuple[Path, str] | None = None  # the cached copy in use, until ingest checks it
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                self._model = self._session(threads=1)
+                # One session on every core: measured idle, it answered faster than a one-thread session
+                # (p50 74 against 130 ms) and a second session would hold another ~110 MB.
+                self._model = self._session(threads=0)
             return self._model
 
     def _session(self, *, threads: int) -> Any:
@@ -275,7 +277,7 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
             raise BackendUnavailableError(
                 f"onnxruntime is missing ({exc}). Run `make install`, or set ASSISTANT_EMBEDDER=minilm-torch."
             ) from exc
-        path = self._model_file(onnxruntime, verify=threads != 1)
+        path = self._model_file(onnxruntime)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # 0: one per physical core
         options.inter_op_num_threads = 1
@@ -284,14 +286,14 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         options.log_severity_level = 3  # warnings about unused initialisers are noise in a CLI
         return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
-    def _model_file(self, onnxruntime: Any, *, verify: bool) -> str:
+    def _model_file(self, onnxruntime: Any) -> str:
         """The file to run: the package's own, or its optimised copy cached in `cache_dir`.
 
         Loading the int8 file, ONNX Runtime folds its weights into float32 and keeps both (~150 MB, with
         a ~55 MB spike while it folds); the folded graph saved once loads in ~110 MB without the spike.
         It is the very graph ONNX Runtime would run, so the vectors are the same. The source file is
-        checked before it is run or copied; the copy's checksum when ingest loads it (`verify`), its
-        size always (hashing its 90 MB would add a quarter of a second to every start).
+        checked before it is run or copied; the copy's size always, its checksum before the first
+        big batch (ingest): hashing its 90 MB would add a quarter of a second to every start.
         """
         if self.cache_dir is None:
             _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
@@ -301,8 +303,7 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         try:
             known = json.loads(record.read_text(encoding="utf-8"))
             if cached.stat().st_size == known["size"]:
-                if verify:
-                    _check_sha256(cached, known["sha256"], f"Delete {self.cache_dir} and run `assistant ingest`.")
+                self._unverified = (cached, known["sha256"])
                 return str(cached)
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no copy yet, or a half-written one: make it afresh
@@ -330,18 +331,13 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         return str(cached)
 
     def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
-        session = self._model
-        if not small:
-            with self._lock:
-                # Intra-op threads are fixed per session. The query path's small batches run on one
-                # thread, as fast on two cores and faster when they are busy; only big batches (ingest)
-                # get a session on every core, created on first need because each session holds its
-                # own ~150 MB of weights.
-                if self._batch_session is None:
-                    self._batch_session = self._session(threads=0)
-                session = self._batch_session
+        if not small and self._unverified is not None:
+            # Vectors about to be stored: make sure the cached copy is the one that was written.
+            cached, digest = self._unverified
+            _check_sha256(cached, digest, f"Delete {self.cache_dir} and run `assistant ingest`.")
+            self._unverified = None
         feed = {"input_ids": ids, "attention_mask": attention, "token_type_ids": np.zeros_like(ids)}
-        return session.run(["last_hidden_state"], feed)[0]
+        return self._model.run(["last_hidden_state"], feed)[0]
 
 
 def _check_sha256(path: Path, expected: str, fix: str) -> None:

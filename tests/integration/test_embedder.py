@@ -72,7 +72,7 @@ def test_onnx_vectors_stay_beside_pytorch(
     assert cosines.min() > 0.995, cosines
     # The neighbours agree: each text is nearest its own PyTorch vector.
     assert list((onnx @ reference.T).argmax(axis=1)) == list(range(len(TEXTS)))
-    # A lone query (the one-thread session) gives the batch's vector.
+    # A lone query gives the same vector as within a batch.
     assert np.allclose(onnx_embedder.embed_query(TEXTS[0]), onnx[0], atol=1e-5)
 
 
