@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -20,10 +21,12 @@ from assistant.generate import AnswerWriter, WriteRequest, get_writer
 from assistant.question import read_question
 from assistant.retrieval import HybridRetriever, Retrieval
 from assistant.store import ChunkStore
-from assistant.types import Answer, Passage, ReportInfo
+from assistant.types import Answer, Passage
 from assistant.verify import Verified, best_sentence, verify
 
 NOT_COVERED = "The reports don't cover this question."
+
+T = TypeVar("T")
 
 
 class Assistant:
@@ -42,16 +45,18 @@ class Assistant:
         """Open the index named by `settings` (raises `IndexMissingError` if there is none)."""
         settings = settings or Settings.load()
         embedder = embedder or get_embedder(settings)
-        # Load the model while the store and the BM25 index open: the two dominate a cold start.
-        warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
-        warming.start()
+        # A cold start is mostly imports and loading: the model (ONNX Runtime) and the BM25 files (bm25s)
+        # load on their own threads while this one opens the store (chromadb, langchain-chroma).
+        warmed = _in_background(embedder.warm, "warm-embedder")
+        # bm25s (and scipy under it) import while the store opens; the retriever then loads the serving
+        # generation's BM25 index and token vectors in milliseconds.
+        imported = _in_background(lambda: importlib.import_module("bm25s"), "import-bm25s")
         store = ChunkStore(settings, embedder).open()
         catalog = Catalog.load(settings.catalog_path)
         assistant = cls(settings, embedder, store, catalog)
-        for chunk in assistant.retriever.lexical.chunks:  # reports indexed without a catalog entry
-            if catalog.get(chunk.report) is None:
-                catalog.add(ReportInfo(id=chunk.report, file=chunk.source, title=chunk.title, year=chunk.year))
-        warming.join()
+        imported()
+        assistant.retriever.late  # noqa: B018 - loads BM25 and the token vectors now, not on the first question
+        warmed()
         return assistant
 
     # -- public API -----------------------------------------------------------------------------
@@ -221,6 +226,32 @@ def _merged(first: Sequence[Passage], extra: Sequence[Passage]) -> list[Passage]
     seen = {p.chunk.chunk_id for p in first}
     out = list(first) + [p for p in extra if p.chunk.chunk_id not in seen]
     return [replace(p, rank=i + 1) for i, p in enumerate(out)]
+
+
+def _in_background(task: Callable[[], T], name: str) -> Callable[[], T]:
+    """Run `task` on a daemon thread; the returned function waits for it and re-raises its error.
+
+    A daemon thread rather than an executor, so an error on the main thread (no index) is reported at
+    once instead of after the model has finished loading.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = task()
+        except BaseException as exc:  # handed to the caller by `wait`, never lost
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return wait
 
 
 def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str, *, abstained: bool) -> Answer:
