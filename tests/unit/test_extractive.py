@@ -52,7 +52,7 @@ def embedder(settings: Settings):
     return get_embedder(settings)
 
 
-def _write(question: str, passages: list[Passage], embedder, reports_named=()) -> str:
+def _write(question: str, passages: list[Passage], embedder, reports_named=(), topic: str = "") -> str:
     vector = np.asarray(embedder.embed_query(question), dtype=np.float32)
     request = WriteRequest(
         question=question,
@@ -62,6 +62,7 @@ def _write(question: str, passages: list[Passage], embedder, reports_named=()) -
         report_labels=LABELS,
         reading=read_question(question),
         reports_named=reports_named,
+        topic=topic,  # the chain passes the question without report names and asking words
     )
     return ExtractiveWriter(Settings.load()).write(request).text
 
@@ -150,6 +151,7 @@ def test_comparison_says_only_one_report_addresses_it(embedder) -> None:
         [BARRIERS, other],
         embedder,
         reports_named=("lsda", "ssda"),
+        topic="what stops small firms training staff",
     )
     first = text.splitlines()[0]
     assert first.startswith("Only the LSDA (2005) addresses this directly")
@@ -168,6 +170,7 @@ def test_comparison_says_both_when_both_have_strong_evidence(embedder) -> None:
         [BARRIERS, other],
         embedder,
         reports_named=("lsda", "ssda"),
+        topic="what stops small firms training staff",
     )
     assert text.startswith("Both reports address this")
     assert "**LSDA (2005)**" in text and "**SSDA (2008)**" in text

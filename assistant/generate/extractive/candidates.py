@@ -154,7 +154,7 @@ def candidates(passages: Sequence[Passage]) -> Iterator[Candidate]:
                         yield Candidate(n, chunk, i, quotable_form(sentence), items=tuple(items), kind="lead_in")
                 continue
             if kind == "list_item":
-                if not _item_ok(sentence) or len(sentence.split()) < MIN_QUOTE_WORDS:
+                if not _item_ok(sentence) or len(sentence.split()) < MIN_QUOTE_WORDS or title_like(sentence):
                     continue
                 lead = _lead_in(chunk, i, kinds)
                 if lead is not None:
@@ -186,13 +186,20 @@ def _body_ok(text: str) -> bool:
     words = text.split()
     if len(words) < MIN_QUOTE_WORDS or junk(text):
         return False
-    if text.endswith(("?", ":")):
-        return False
+    ending = quotable_form(text).rstrip("’'”\")")
+    if text.endswith(("?", ":")) or not ending.endswith((".", "!", ";", "…")):
+        return False  # a question, a lead-in, or a title run into the text ("How Colleges are Working…(LSDA)")
     return not _SIGNPOST.match(text)
 
 
 def _item_ok(text: str) -> bool:
     return len(text.split()) >= MIN_ITEM_WORDS and sum(ch.isalpha() for ch in text) >= 12 and not junk(text)
+
+
+def title_like(text: str) -> bool:
+    """A publication or section title run into the text ("How Colleges are Working with Small Businesses")."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", text) if len(w) > 3]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.7 * len(words) and not text.rstrip().endswith(".")
 
 
 def about_literature(text: str) -> bool:

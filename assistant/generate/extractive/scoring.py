@@ -40,6 +40,9 @@ _CUES = {
     "general": r"found|show\w*|suggest\w*|important|key|because|lead(?:s)? to|result\w*",
 }
 CUES = {k: re.compile(rf"\b(?:{v})\b", re.IGNORECASE) for k, v in _CUES.items()}
+_FRAME = re.compile(
+    r"\b(?:agree\w*|disagree\w*|compar\w*|differ\w*|both|each|across|reports?|studies|study|synthesis)\b", re.I
+)
 _SUMMARY = re.compile(r"\b(?:summary|key findings|conclusions?|recommendations|executive)\b", re.IGNORECASE)
 _CASE_STUDY = re.compile(r"\bcase stud(?:y|ies)\b", re.IGNORECASE)
 # Citing someone else's wording ("Hughes (2005) defines…", "(Smith et al., 2003)"), not the report's own.
@@ -69,7 +72,9 @@ def score(request: WriteRequest, reading: Reading, pool: list[Candidate]) -> dic
     weight = request.term_weight or (lambda _t: 1.0)
     term_of = _defined_term(request.topic or reading.ask) if reading.intent == "definition" else ""
     # For a definition, the term itself is the topic: "define" would favour sentences about definitions.
-    topic_terms = set(tokenize([term_of or request.topic or reading.ask])[0])
+    topic = term_of or request.topic or reading.ask
+    # "Do X and Y agree on what stops…": the comparison's frame is not its topic.
+    topic_terms = set(tokenize([_FRAME.sub(" ", topic)])[0]) or set(tokenize([topic])[0])
     total = sum(weight(t) for t in topic_terms) or 1.0
     cue = CUES.get(reading.intent, CUES["general"])
     section_terms: dict[tuple[str, ...], float] = {}
