@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.atomic import replace_directory
 from assistant.types import Chunk
 
 TOKENS_VERSION = "maxsim-f16/1"
@@ -71,12 +71,7 @@ class TokenVectors:
             np.save(staging / "vectors.npy", self._matrix)
             meta = {"version": TOKENS_VERSION, "embedder": self.embedder, "ranges": self._ranges}
             (staging / "index.json").write_text(json.dumps(meta), encoding="utf-8")
-            old = directory.with_name(directory.name + ".old")
-            if directory.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-            os.replace(staging, directory)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_directory(staging, directory)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

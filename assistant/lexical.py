@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.atomic import replace_directory
 from assistant.types import Chunk
 
 # Bump when tokenising, acronym finding or the saved layout changes: saved indexes are then rebuilt.
@@ -149,12 +149,7 @@ class LexicalIndex:
                 "count": len(self.chunks),
             }
             (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            old = directory.with_name(directory.name + ".old")
-            if directory.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-            os.replace(staging, directory)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_directory(staging, directory)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

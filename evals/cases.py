@@ -152,15 +152,7 @@ def _parse_case(obj: object) -> EvalCase:
 
     if not isinstance(obj["evidence"], list):
         raise TypeError("'evidence' must be a list")
-    evidence = []
-    for i, item in enumerate(obj["evidence"]):
-        if not isinstance(item, dict) or set(item) != {"report", "text"}:
-            raise TypeError(f"'evidence[{i}]' must be an object with exactly 'report' and 'text'")
-        if item["report"] not in REPORT_IDS:
-            raise TypeError(f"unknown report {item['report']!r} in 'evidence[{i}]'")
-        if not isinstance(item["text"], str) or not item["text"].strip():
-            raise TypeError(f"'evidence[{i}].text' must be a non-empty string")
-        evidence.append(Evidence(report=item["report"], text=item["text"]))
+    evidence = parse_evidence(obj["evidence"])
 
     if not isinstance(obj["required_facts"], list):
         raise TypeError("'required_facts' must be a list of lists of terms")
@@ -215,3 +207,17 @@ def load_cases(path: str | Path) -> list[EvalCase]:
         seen[case.id] = lineno
         cases.append(case)
     return cases
+
+
+def parse_evidence(items: list) -> list[Evidence]:
+    """`[{"report", "text"}, ...]` as Evidence, with a clear TypeError for a malformed item."""
+    evidence = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"report", "text"}:
+            raise TypeError(f"'evidence[{i}]' must be an object with exactly 'report' and 'text'")
+        if item["report"] not in REPORT_IDS:
+            raise TypeError(f"unknown report {item['report']!r} in 'evidence[{i}]'")
+        if not isinstance(item["text"], str) or not item["text"].strip():
+            raise TypeError(f"'evidence[{i}].text' must be a non-empty string")
+        evidence.append(Evidence(report=item["report"], text=item["text"]))
+    return evidence

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.types import Answer
-from evals.cases import REPORT_IDS, Evidence
+from evals.cases import Evidence, parse_evidence
 from evals.metrics import HIT_DEPTH, evidence_rank
 
 KINDS = ("independent", "followup")
@@ -71,15 +71,7 @@ def _parse(obj: object) -> Conversation:
         raise TypeError("a followup needs a 'standalone' version of its question")
     if not isinstance(obj["evidence"], list) or (obj["kind"] == "followup" and not obj["evidence"]):
         raise TypeError("'evidence' must be a list of {report, text} (non-empty for a followup)")
-    evidence = []
-    for i, item in enumerate(obj["evidence"]):
-        if not isinstance(item, dict) or set(item) != {"report", "text"}:
-            raise TypeError(f"'evidence[{i}]' must be an object with exactly 'report' and 'text'")
-        if item["report"] not in REPORT_IDS:
-            raise TypeError(f"unknown report {item['report']!r} in 'evidence[{i}]'")
-        if not isinstance(item["text"], str) or not item["text"].strip():
-            raise TypeError(f"'evidence[{i}].text' must be a non-empty string")
-        evidence.append(Evidence(item["report"], item["text"]))
+    evidence = parse_evidence(obj["evidence"])
     return Conversation(obj["id"], obj["kind"], tuple(history), obj["question"], standalone, tuple(evidence))
 
 
