@@ -33,7 +33,7 @@ _LINE_END_HYPHEN = re.compile(r"(?<=[A-Za-z])-[ \t]*\n[ \t]*(?=[a-z])")
 _FURNITURE = re.compile(r"^\s*(?:\d{1,3}|[A-Z][A-Z&' ]+ \d{1,3})\s*$", re.MULTILINE)
 # Footnotes printed at a page foot (a superscript number, then the note): the cleaner lifts them out, so a
 # paragraph interrupted by them reads on across them.
-_FOOTNOTE_LINE = re.compile(r"^\s*[⁰¹²³⁴⁵⁶⁷⁸⁹]+\s.*$", re.MULTILINE)
+_FOOTNOTE_LINE = re.compile(r"^\s*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+\s.*|[^\w\s]{1,3})$", re.MULTILINE)  # and a lone "~" page mark
 _BULLET = re.compile(
     r"^[ \t]*[\u2022\u25aa\u25cf\u25a0\u25e6\u2023\u2043\u00b7\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc]", re.M
 )

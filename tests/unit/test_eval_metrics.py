@@ -607,7 +607,7 @@ def test_quote_read_on_across_page_foot_footnotes_is_in_the_source() -> None:
     from evals.metrics import quote_in_source
 
     source = (
-        "it promotes these services. Providers\n\n⁷⁴ How to Work with Microbusinesses, LSDA (2001)\n\n"
+        "it promotes these services. Providers\n\n~\n\n⁷⁴ How to Work with Microbusinesses, LSDA (2001)\n\n"
         "should engage in research."
     )
     assert quote_in_source("Providers should engage in research.", source)
