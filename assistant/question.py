@@ -63,6 +63,11 @@ _GIVEN = re.compile(
     r"(?P<ask>(?:how|what|why|which|who|when|where|can|could|should|would|do|does|is|are|was|were)\b.*)$",
     re.IGNORECASE,
 )
+# "X was found, so how…?": a claim offered as settled, then the question built on it.
+_SO = re.compile(
+    r"^\s*(?P<claim>[^?]{12,}?),\s*so\s+(?P<ask>(?:how|what|which|why|who|when|where|can|should|do|does)\b.*)$",
+    re.IGNORECASE,
+)
 # "Why did X conclude that Y?" presupposes that X concluded Y.
 _WHY_THAT = re.compile(
     r"^\s*why (?:did|does|do|has|have|was|were|is|are) (?P<who>.{2,80}?) (?:conclude|find|show|say|argue|claim|"
@@ -77,7 +82,8 @@ _STATED = re.compile(
 )
 # Whose word a stated claim is: a study, its authors, or a named body (not "our members say…").
 _SOURCE = re.compile(
-    r"\b(?:stud(?:y|ies)|reports?|research|review|roundtable|synthesis|authors?|colleagues|et al)\b|\b[A-Z]{2,}\b|"
+    r"\b(?:stud(?:y|ies|ied)|reports?|research|review|roundtable|synthesis|authors?|colleagues|et al|survey|"
+    r"evaluation|evidence|findings?)\b|\b[A-Z]{2,}\b|"
     r"^[A-Z][a-z]+ (?:and|et)\b"
 )
 _CLAIM_SOURCE = re.compile(
@@ -114,9 +120,11 @@ def read_question(question: str) -> Reading:
     if override:
         ask, premise = _without_instructions(text)
     else:
-        for pattern in (_GIVEN, _WHY_THAT, _STATED):
+        for pattern in (_GIVEN, _SO, _WHY_THAT, _STATED):
             match = pattern.match(text)
-            if match and (pattern is not _STATED or _SOURCE.search(match.group("who"))):
+            # Only a claim about what the reports found is checked against them: "Given that we have few
+            # staff, how…" is the asker's own situation, not a premise to correct.
+            if match and _SOURCE.search(text[: match.start("claim") + len(match.group("claim"))]):
                 premise = _clean_claim(match.group("claim"))
                 ask = match.groupdict().get("ask") or premise
                 break

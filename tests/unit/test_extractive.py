@@ -185,7 +185,9 @@ def test_false_premise_is_corrected_by_the_evidence(embedder) -> None:
         report="ssda",
     )
     text = _write(
-        "Given that networks need no public funding, how do networks set membership fees?", [funding], embedder
+        "Given that the report found networks need no public funding, how do networks set membership fees?",
+        [funding],
+        embedder,
     )
     first = text.splitlines()[0]
     assert first.startswith("The reports do not support the premise that *networks need no public funding*")

@@ -48,6 +48,12 @@ def test_intent(question: str, intent: str) -> None:
             True,
         ),
         ("How can colleges engage small employers?", "", False),
+        (
+            "The SSDA survey measured each benefit's weight, so which benefit ranked first?",
+            "The SSDA survey measured each benefit's weight",
+            False,
+        ),
+        ("Given that we have few staff, how can we engage employers?", "", False),  # the asker's situation
         # someone's context, not a finding of the reports
         ("Business members of our board said it's a talking shop. How have others kept employers on board?", "", False),
     ],
