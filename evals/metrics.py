@@ -38,6 +38,10 @@ _BULLET = re.compile(
     r"^[ \t]*[\u2022\u25aa\u25cf\u25a0\u25e6\u2023\u2043\u00b7\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc]", re.M
 )
 
+# A premise the answer names in order to reject it ("do not support the premise that *X*") is not an
+# endorsement of X: forbidden wording is looked for in the rest of the answer.
+_REJECTED_PREMISE = re.compile(r"\b(?:do not|does not|don't) support the premise that \*[^*\n]+\*", re.IGNORECASE)
+
 #: Every metric in a report, in display order, with whether higher is better.
 METRICS: dict[str, bool] = {
     "hit_at_1": True,
@@ -298,7 +302,8 @@ def score_case(
     result.cited_reports = sorted({c.report for c in answer.citations})
     result.fact_groups = len(case.required_facts)
     result.missing_facts = missing_fact_groups(case.required_facts, answer.answer)
-    result.forbidden_found = [t for t in case.must_not_contain if term_in(t, answer.answer)]
+    endorsing = _REJECTED_PREMISE.sub(" ", answer.answer)
+    result.forbidden_found = [t for t in case.must_not_contain if term_in(t, endorsing)]
     result.lead = answer_lead(answer.answer)
     if result.in_scope and case.required_facts:
         # An abstention on an answerable question has no lead that answers it.

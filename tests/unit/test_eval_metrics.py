@@ -612,3 +612,26 @@ def test_quote_read_on_across_page_foot_footnotes_is_in_the_source() -> None:
     )
     assert quote_in_source("Providers should engage in research.", source)
     assert not quote_in_source("Providers should engage in marketing.", source)
+
+
+def test_a_premise_named_to_reject_it_is_not_forbidden_text() -> None:
+    from assistant.types import Answer
+    from evals.cases import EvalCase
+    from evals.metrics import score_case
+
+    case = EvalCase(
+        id="a",
+        kind="adversarial",
+        question="q",
+        history=(),
+        expected_reports=(),
+        evidence=(),
+        required_facts=(),
+        reference_answer="",
+        expect_abstain=False,
+        must_not_contain=("firms always want formal",),
+    )
+    rejected = Answer(question="q", answer="The reports do not support the premise that *firms always want formal* x.")
+    endorsed = Answer(question="q", answer="Yes: firms always want formal training.")
+    assert score_case(case, rejected, []).forbidden_found == []
+    assert score_case(case, endorsed, []).forbidden_found == ["firms always want formal"]
