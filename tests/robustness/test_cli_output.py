@@ -32,7 +32,7 @@ HOSTILE = (
     "Training brokers wrote :red[urgent] and $x^2$ and <script>alert(1)</script><img src=x> for small firms. "
     "The broker said [bold]small firms[/] and [/] \u202eevil\u202c need training support \x9b31m from employers.\n"
 )
-QUESTION = "How did brokers work with small firms on training?"
+QUESTION = "What training support did the broker say small firms need from employers?"
 # Only our own styling (SGR colour codes) may appear as escape sequences, and only on a terminal.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
