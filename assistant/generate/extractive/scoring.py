@@ -19,8 +19,8 @@ from assistant.question import Reading
 
 # Weights, set on evals/cases.jsonl and checked on evals/heldout.jsonl (README, "How the writer was tuned").
 W_MEANING, W_WORDS, W_SECTION, W_RANK, W_CUE = 0.9, 0.6, 0.3, 0.35, 0.25
-EMBED_SHORTLIST = 24  # sentences embedded per question, after the cheap scores
-PER_REPORT_SHORTLIST = 6
+EMBED_SHORTLIST = 12  # sentences embedded per question, after the cheap scores (each costs ~10 ms here)
+PER_REPORT_SHORTLIST = 3
 # A sentence whose own fit reaches this answers the question; below it, the answer says it found only the
 # closest evidence. At 0.30 about one in-scope eval question in twenty gets "not directly" (and those leads
 # rarely held a required fact); higher values refused leads that did answer.
