@@ -173,9 +173,8 @@ def candidates(passages: Sequence[Passage]) -> Iterator[Candidate]:
 
 
 def _lead_in(chunk: Chunk, i: int, kinds: list[str]) -> int | None:
-    finder = getattr(chunk, "lead_in_for", None)
-    if callable(finder):
-        return finder(i)
+    if chunk.sentence_kinds:
+        return chunk.lead_in_for(i)
     j = i - 1
     while j >= 0 and kinds[j] == "list_item":
         j -= 1

@@ -61,7 +61,8 @@ def grouped(points: Sequence[Candidate], labels: dict[str, str], *, label_first:
     for c in points:
         groups.setdefault((c.report, heading(c)), []).append(c)
     lines: list[str] = []
-    if len(groups) <= MAX_GROUPS and any(len(g) > 1 for g in groups.values()) or len(groups) == 1 and len(points) > 1:
+    shared = any(len(g) > 1 for g in groups.values())  # headings only when they group something
+    if (len(groups) <= MAX_GROUPS and shared) or (len(groups) == 1 and len(points) > 1):
         for (report, title), members in groups.items():
             lines.append("")
             lines.append(f"**{title}** — *{labels.get(report, report)}*")
