@@ -102,6 +102,7 @@ class HybridRetriever:
         )
         self._lexical: LexicalIndex | None = None
         self._late: tuple[LexicalIndex, LateScorer | None] | None = None
+        self._state_of: dict[str, Path] = {}  # generation id -> its state folder (BM25, token vectors)
         self._lock = threading.Lock()
 
     @property
@@ -112,6 +113,7 @@ class HybridRetriever:
             generation = self.store.generation
             if self._lexical is None or self._lexical.fingerprint != generation.id:
                 self._lexical = self._load_lexical(generation.state_dir / "bm25", generation.id)
+                self._state_of[generation.id] = generation.state_dir
                 for chunk in self._lexical.chunks:  # reports added since this process started
                     if self.catalog.get(chunk.report) is None:
                         self.catalog.add(
@@ -122,11 +124,16 @@ class HybridRetriever:
     @property
     def late(self) -> LateScorer | None:
         """Late-interaction scorer over the current chunks (None when the embedder gives no token vectors)."""
-        lexical = self.lexical
+        return self._late_for(self.lexical)
+
+    def _late_for(self, lexical: LexicalIndex) -> LateScorer | None:
+        """The scorer of `lexical`'s own generation: a question never mixes two generations' chunks, even
+        when a new one is published while it is being answered."""
         with self._lock:
             if self._late is None or self._late[0] is not lexical:
-                directory = self.store.generation.state_dir / "tokens"
-                self._late = (lexical, LateScorer.for_chunks(lexical.chunks, self.store.embedder, directory))
+                state = self._state_of.get(lexical.fingerprint, self.store.generation.state_dir)
+                scorer = LateScorer.for_chunks(lexical.chunks, self.store.embedder, state / "tokens")
+                self._late = (lexical, scorer)
             return self._late[1]
 
     def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:
@@ -153,7 +160,7 @@ class HybridRetriever:
         """
         k = k or self.settings.top_k
         lexical = self.lexical
-        late = self.late
+        late = self._late_for(lexical)
         named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
         scope = list(reports) if reports else named
         topic = topic_of(query, self.router.strip_names(query, scope) if scope else None)
@@ -168,16 +175,16 @@ class HybridRetriever:
         compared = scope if len(scope) > 1 and not reports else []
         if not scope and is_comparison(query):
             # "Across the reports…" names none: compare the reports that have the strongest evidence.
-            leading = self._ranked(expanded, vector, query_tokens, None, 3 * k)
+            leading = self._ranked(expanded, vector, query_tokens, None, 3 * k, lexical, late)
             compared = list(dict.fromkeys(p.chunk.report for p in leading))[:MAX_COMPARED]
             compared = compared if len(compared) > 1 else []
         if compared:
             # A comparison: evidence from each report, interleaved.
             share = max(2, k // len(compared))
-            per_report = [self._ranked(expanded, vector, query_tokens, [r], share) for r in compared]
+            per_report = [self._ranked(expanded, vector, query_tokens, [r], share, lexical, late) for r in compared]
             passages = _interleave(per_report, k)
         else:
-            passages = self._ranked(expanded, vector, query_tokens, scope or None, k)
+            passages = self._ranked(expanded, vector, query_tokens, scope or None, k, lexical, late)
         best = max((p.dense or 0.0 for p in passages), default=0.0)
         ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical, p.late) for i, p in enumerate(passages)]
         unknown = tuple(lexical.unknown_names(names_from or query, self._known_names))
@@ -201,10 +208,14 @@ class HybridRetriever:
         query_tokens: tuple[np.ndarray, np.ndarray] | None,
         reports: Sequence[str] | None,
         k: int,
+        lexical: LexicalIndex,
+        late: LateScorer | None,
     ) -> list[Passage]:
-        """The hybrid pool, re-ranked by late interaction when token vectors are available; the top `k`."""
-        pool = self._search(query, vector, reports, max(k, POOL))
-        late = self.late if query_tokens is not None else None
+        """The hybrid pool, re-ranked by late interaction when token vectors are available; the top `k`.
+
+        `lexical` and `late` are the ones the question started with, so one answer uses one generation.
+        """
+        pool = self._search(query, vector, reports, max(k, POOL), lexical)
         if late is None or query_tokens is None:
             return pool[:k]
         scored = [(p, late.score(query_tokens[0], query_tokens[1], p.chunk.chunk_id)) for p in pool]
@@ -217,10 +228,11 @@ class HybridRetriever:
         fused.sort(key=lambda x: (-x[0], x[1].chunk.chunk_id))
         return [Passage(p.chunk, score, 0, p.dense, p.lexical, late_score) for score, p, late_score in fused[:k]]
 
-    def _search(self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int) -> list[Passage]:
+    def _search(
+        self, query: str, vector: Sequence[float], reports: Sequence[str] | None, k: int, lexical: LexicalIndex
+    ) -> list[Passage]:
         candidates = self.settings.candidates
         dense = self.store.search(vector, candidates, reports)
-        lexical = self.lexical
         scores = lexical.scores(query)
         if reports:
             allowed = np.array([c.report in reports for c in lexical.chunks])
