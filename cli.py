@@ -189,8 +189,6 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         json_line(answer.to_dict())
         return
-    if answer.abstained:
-        say(("Not covered by the reports", "bold yellow"))
     # Printed as text, not rendered as Markdown: rendering would drop HTML and links from quotes,
     # and a quote must reach the reader exactly as the report has it.
     say(answer.answer)

@@ -57,9 +57,17 @@ _ANAPHORIC = re.compile(
 )
 
 
+# "this individual", "the employer concerned": a sentence about one case already introduced, not a finding.
+_POINTS_BACK = re.compile(
+    r"\b(?:this|that|these|those)\s+(?:individual|person|people|employer|company|firm|interviewee|respondent|"
+    r"participant|case|example|project|scheme|programme|organisation)s?\b",
+    re.IGNORECASE,
+)
+
+
 def can_lead(c: Candidate) -> bool:
     """A complete body sentence that makes sense on its own, as the first line of an answer must."""
-    return c.kind == "body" and c.complete and not _ANAPHORIC.match(c.text)
+    return c.kind == "body" and c.complete and not _ANAPHORIC.match(c.text) and not _POINTS_BACK.search(c.text)
 
 
 def is_case_study(c: Candidate) -> bool:
