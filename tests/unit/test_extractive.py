@@ -204,7 +204,10 @@ def test_injected_claim_is_never_repeated(embedder) -> None:
 def test_a_sentence_about_one_case_already_introduced_does_not_lead(embedder) -> None:
     passage = _passage(
         [
-            ("Although this individual said small firms train staff less often, small firms train staff often.", "body"),
+            (
+                "Although this individual said small firms train staff less often, small firms train staff often.",
+                "body",
+            ),
             ("Training costs are why small firms train staff less.", "body"),
         ]
     )
