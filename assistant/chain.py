@@ -7,24 +7,29 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
-from assistant.conversation import resolve
+from assistant.conversation import Resolution, resolve
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.plan import Plan, make_plan
 from assistant.question import read_question
+from assistant.rank import AnswerRanker, Ranking, Scored
 from assistant.retrieval import HybridRetriever, Retrieval
 from assistant.store import ChunkStore
-from assistant.types import Answer, Passage
+from assistant.types import Answer, Chunk, Passage
+from assistant.units import unit_quote
 from assistant.verify import Verified, best_sentence, verify
 
 NOT_COVERED = "The reports don't cover this question."
+QUOTABLE = 12  # the writer chooses among the ranker's best 12 units (5 points and a lead are shown at most)
+CLAIM_QUOTABLE = 3
 
 T = TypeVar("T")
 
@@ -55,7 +60,7 @@ class Assistant:
         catalog = Catalog.load(settings.catalog_path)
         assistant = cls(settings, embedder, store, catalog)
         imported()
-        assistant.retriever.late  # noqa: B018 - loads BM25 and the token vectors now, not on the first question
+        assistant.retriever.ranker  # noqa: B018 - loads BM25, token vectors and units now, not on the first question
         warmed()
         return assistant
 
@@ -100,39 +105,40 @@ class Assistant:
         writer_name = writer or self.settings.writer
         answer_writer = self.writer(writer_name)
 
-        reading = read_question(question)
-        # Injected instructions are not searched for; the question under them is.
-        query = reading.ask if reading.override else question
-        # conversation.py decides whether the question stands alone (then searched exactly as if asked alone).
-        condense = getattr(answer_writer, "condense", None)
-        pool = max(self.settings.top_k, self.settings.pool_k)
-        resolution = resolve(query, history, self.retriever, pool, reports, condense, names_from=question)
-        found = resolution.found
-        if reading.premise:
-            # The claim the question takes for granted is checked against its own evidence.
-            # Searched in the reports the question names ("Why did the SSDA conclude that…").
-            scope = reports or [r for r in self.retriever.router.named(question) if r in found.reports_named] or None
-            claim = self.retriever.retrieve(reading.premise, 4, scope, names_from=question)
-            found = replace(found, passages=_merged(found.passages, claim.passages))
+        understood = self.understand(question, history, reports, condense=getattr(answer_writer, "condense", None))
+        plan, found = understood.plan, understood.found
         retrieved = time.perf_counter()
 
         labels = {r.id: r.label for r in self.catalog}
+        passages = list(found.passages)
+        if writer_name == "extractive":
+            # The offline writer quotes the units the ranker chose, wherever they are: their passages join
+            # the list (after the retrieved ones), so every [n] still names a passage given.
+            extra = [_chunk(found, u.unit.chunk_id) for u in understood.quotable]
+            passages = _merged(passages, [Passage(c, 0.0) for c in extra if c is not None])
         request = WriteRequest(
             question=question,
-            passages=found.passages,
+            passages=passages if writer_name == "extractive" else passages[: self.settings.top_k],
             history=tuple(history),
             audience=audience or self.settings.audience,
-            reports_named=found.compared if not reports else tuple(reports) if len(reports) > 1 else (),
+            reports_named=plan.compared,
             max_points=self.settings.max_points,
             embed=self.embedder.embed_documents,
             question_vector=found.vector,
             term_weight=self.retriever.lexical.weight,
             report_labels=labels,
-            reading=reading,
-            topic=found.topic,
+            reading=plan.reading,
+            topic=plan.topic,
+            plan=plan,
+            ranking=understood.ranking,
+            claim_ranking=understood.claim_ranking,
+            unit_vectors=understood.ranker.index,
+            answers_at=understood.ranker.model.answers_at,
+            points_at=understood.ranker.model.points_at,
         )
-        if self._too_weak(found):
-            answer = self._abstain(question, found, request, writer_name)
+        found = replace(found, passages=list(request.passages))
+        if self._too_weak(found, understood.ranking):
+            answer = self._abstain(question, found, request, writer_name, understood.ranking)
         else:
             pieces: list[str] = []
             for piece in answer_writer.stream(request):
@@ -142,18 +148,57 @@ class Assistant:
             draft = "".join(pieces)
             answer = self._finish(question, draft, found, writer_name)
             if not answer.citations:
-                answer = self._abstain(question, found, request, writer_name)
+                answer = self._abstain(question, found, request, writer_name, understood.ranking)
             elif writer_name == "extractive":
                 yield from answer.answer.splitlines(keepends=True)
         done = time.perf_counter()
         answer.id = id
-        answer.searched_as = resolution.searched_as
+        answer.searched_as = understood.resolution.searched_as
         answer.timings_ms = {
             "retrieve": (retrieved - started) * 1000,
             "generate": (done - retrieved) * 1000,
             "total": (done - started) * 1000,
         }
         yield answer
+
+    def understand(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        reports: Sequence[str] | None = None,
+        *,
+        condense: Callable[[Sequence[str], str], str] | None = None,
+        rank: bool = True,
+    ) -> Understood:
+        """The question read once into a plan, its passages, and the ranked evidence units (and, for a
+        premise, the units that speak to the claim). `question` and `history` are already checked."""
+        reading = read_question(question)
+        # Injected instructions are not searched for; the question under them is.
+        query = reading.ask if reading.override else question
+        # conversation.py decides whether the question stands alone (then searched exactly as if asked alone).
+        pool = max(self.settings.top_k, self.settings.pool_k)
+        resolution = resolve(query, history, self.retriever, pool, reports, condense, names_from=question)
+        found = resolution.found
+        compared = found.compared if not reports else tuple(reports) if len(reports) > 1 else ()
+        plan = make_plan(
+            question,
+            reading=reading,
+            topic=found.topic,
+            reports=tuple(reports or found.reports_named),
+            compared=compared,
+            searched_as=resolution.searched_as,
+        )
+        ranker = self.retriever.ranker_for(found.lexical) if found.lexical is not None else self.retriever.ranker
+        ranking = ranker.rank(plan, found) if rank else Ranking([])
+        claim_ranking = claim_plan = claim = None
+        if reading.premise:
+            # The claim the question takes for granted is the query: the sentence that speaks to it is
+            # searched over the whole corpus (of the reports the question names, "Why did the SSDA conclude…").
+            scope = reports or [r for r in self.retriever.router.named(question) if r in found.reports_named] or None
+            claim = self.retriever.retrieve(reading.premise, pool, scope, names_from=question)
+            claim_plan = make_plan(reading.premise, topic=claim.topic, reports=tuple(scope or ()))
+            claim_ranking = ranker.rank(claim_plan, claim) if rank else Ranking([])
+        return Understood(plan, found, resolution, ranking, claim_ranking, ranker, claim_plan, claim)
 
     def writer(self, name: str) -> AnswerWriter:
         """The answer writer called `name`, created once."""
@@ -194,31 +239,87 @@ class Assistant:
             )
         return list(dict.fromkeys(reports))
 
-    def _too_weak(self, found: Retrieval) -> bool:
-        """Too little evidence: the question names something no report mentions, or nothing answers it closely.
+    def _too_weak(self, found: Retrieval, ranking: Ranking) -> bool:
+        """Too little evidence: the question names something no report mentions, or no unit is likely to answer.
 
         Deciding this is the same for every phrasing: "what do the reports say about…" goes through it too.
+        The probability comes from the fitted answer model, its threshold chosen on training data (README).
         """
         if not found.passages or found.unknown_names or found.best_dense < self.settings.abstain_threshold:
             return True
-        return found.best_late > 0 and found.answerability < self.settings.answerable_threshold
+        model = self.retriever.ranker_for(found.lexical).model
+        # The question-level model weighs the best units' probabilities with the retrieval's signals.
+        return not ranking.units or ranking.answerable < model.abstain_below
 
     def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
         checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)
         return _answer(question, checked, found, writer_name, abstained=False)
 
-    def _abstain(self, question: str, found: Retrieval, request: WriteRequest, writer_name: str) -> Answer:
-        """Say plainly that the reports do not cover it, with up to three nearest related passages."""
-        nearest = found.passages[:3]
+    def _abstain(
+        self, question: str, found: Retrieval, request: WriteRequest, writer_name: str, ranking: Ranking
+    ) -> Answer:
+        """Say plainly that the reports do not cover it, with up to three nearest related sentences.
+
+        They are the ranker's best units; the question-level model, which weighs them, judged that none
+        answers the question.
+        """
         lines = [NOT_COVERED]
-        if nearest:
+        passages: list[Passage] = []
+        shown: list[tuple[int, str, str]] = []
+        for scored in ranking.units:
+            if len(shown) == 3:
+                break
+            chunk = request_chunk(request, scored.unit.chunk_id) or _chunk(found, scored.unit.chunk_id)
+            if chunk is None:
+                continue
+            text = unit_quote(chunk, scored.unit)
+            if any(text == t for _, t, _ in shown):
+                continue
+            passages.append(Passage(chunk, scored.probability, len(passages) + 1))
+            shown.append((len(passages), text, chunk.report))
+        if not shown:  # no units (an index without them): the passages' best sentences
+            passages = list(found.passages[:3])
+            shown = [(n, best_sentence(question, p), p.chunk.report) for n, p in enumerate(passages, start=1)]
+        if shown:
             lines.append("")
             lines.append("The nearest related evidence, which may not answer it:")
-            for n, passage in enumerate(nearest, start=1):
-                label = (request.report_labels or {}).get(passage.chunk.report, passage.chunk.report)
-                lines.append(f"- “{best_sentence(question, passage)}” [{n}] — *{label}*")
-        checked = verify("\n".join(lines), nearest, self.catalog.reports)
-        return _answer(question, checked, found, writer_name, abstained=True)
+            for n, text, report in shown:
+                label = (request.report_labels or {}).get(report, report)
+                lines.append(f"- “{text}” [{n}] — *{label}*")
+        checked = verify("\n".join(lines), passages, self.catalog.reports)
+        return _answer(question, checked, replace(found, passages=passages or found.passages[:3]), writer_name,
+                       abstained=True)
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What `Assistant.understand` found: the plan, the retrieval, and the ranked units."""
+
+    plan: Plan
+    found: Retrieval
+    resolution: Resolution
+    ranking: Ranking
+    claim_ranking: Ranking | None
+    ranker: AnswerRanker
+    claim_plan: Plan | None = None  # the premise's claim, read as a question of its own
+    claim_found: Retrieval | None = None
+
+    @property
+    def quotable(self) -> list[Scored]:
+        """The units the writer may quote: the best of the ranking and of the claim's."""
+        best = self.ranking.units[:QUOTABLE]
+        return best + (self.claim_ranking.units[:CLAIM_QUOTABLE] if self.claim_ranking else [])
+
+
+def _chunk(found: Retrieval, chunk_id: str) -> Chunk | None:
+    """A chunk of the generation the question was answered from."""
+    if found.lexical is None:
+        return None
+    return found.lexical.by_id.get(chunk_id)
+
+
+def request_chunk(request: WriteRequest, chunk_id: str) -> Chunk | None:
+    return next((p.chunk for p in request.passages if p.chunk.chunk_id == chunk_id), None)
 
 
 def _merged(first: Sequence[Passage], extra: Sequence[Passage]) -> list[Passage]:

@@ -47,12 +47,12 @@ class Settings(BaseSettings):
     # Sentences are scored from more passages than are shown: the supporting passage is in the top 12
     # far more often than in the top 6, and the writer keeps at most two quotes from any one of them.
     pool_k: int = Field(12, ge=1, le=40, description="Passages whose sentences the offline writer considers.")
+    answer_model: Path | None = Field(
+        None, description="The fitted answer ranker (JSON); default: the one shipped in assistant/rank/model.json."
+    )
     # Calibrated on the eval set (see README): in-scope questions' best passage similarity falls
     # near 0.2 only for vague follow-ups, and out-of-scope ones are caught better by unknown names.
     abstain_threshold: float = Field(0.20, description="Best passage similarity below this: abstain.")
-    # Below the answerability of all but ~3% of in-scope eval questions (README); applies when the index has
-    # token vectors for late interaction.
-    answerable_threshold: float = Field(0.61, description="Answerability below this: abstain.")
 
     # Answer writing.
     writer: str = Field("extractive", description="extractive (offline), ollama or openai.")

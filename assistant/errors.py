@@ -52,3 +52,7 @@ class BackendUnavailableError(AssistantError):
 
 class InvalidQuestionError(AssistantError):
     """The question is empty, too long or otherwise unusable."""
+
+
+class ModelFileError(AssistantError):
+    """The fitted answer model (assistant/rank/model.json) is missing, damaged or out of date."""

@@ -108,6 +108,7 @@ class LexicalIndex:
     idf: dict[str, float] = field(default_factory=dict)
     _bm25: object | None = None
     _text: str | None = None
+    _by_id: dict[str, Chunk] | None = None
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], fingerprint: str) -> LexicalIndex:
@@ -226,6 +227,13 @@ class LexicalIndex:
             self._text = " ".join(" ".join(c.section) + " " + c.text for c in self.chunks).casefold()
             self._text = " ".join(self._text.split())
         return self._text
+
+    @property
+    def by_id(self) -> dict[str, Chunk]:
+        """The chunks by id (built once)."""
+        if self._by_id is None:
+            self._by_id = {c.chunk_id: c for c in self.chunks}
+        return self._by_id
 
     def weight(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (unknown terms weigh as rare ones)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,11 @@ from assistant.config import Settings
 from assistant.late import LateScorer
 from assistant.lexical import LexicalIndex, tokenize
 from assistant.question import is_comparison
+from assistant.rank import AnswerRanker
 from assistant.routing import ReportRouter
 from assistant.store import ChunkStore
 from assistant.types import Chunk, Passage, ReportInfo
+from assistant.units import UnitIndex
 
 RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists contribute
 # Hybrid candidates re-ranked by late interaction: the supporting passage is in the top 30 for over 90%
@@ -33,11 +35,6 @@ RRF_K = 60  # the usual constant: dampens the weight of top ranks so both lists 
 # 0.7) on evals/cases.jsonl, and on the held-out set too (README, "Answer quality").
 POOL = 30
 LATE_WEIGHT = 0.7
-# Answerability = best IDF-weighted MaxSim + 0.2 x topic coverage + 0.1 x best cosine. Of the weightings
-# tried (README, "How the abstention threshold was chosen"), it abstained on the most out-of-scope questions
-# of evals/cases.jsonl while keeping false abstention under 5% on both the cases and the held-out set.
-ANSWERABLE_COVERAGE = 0.2
-ANSWERABLE_DENSE = 0.1
 
 # Words that say "tell me what the reports say" rather than what about: they match methodology
 # and foreword passages instead of the topic, so they leave the retrieval query.
@@ -81,11 +78,10 @@ class Retrieval:
     best_late: float = 0.0  # the best IDF-weighted MaxSim among the passages (0 without token vectors)
     coverage: float = 1.0  # IDF-weighted share of the topic's terms found in the best passages
     topic: str = ""  # what was searched for, without report names and asking words
-
-    @property
-    def answerability(self) -> float:
-        """How squarely the reports answer: late-interaction fit, plus topic coverage and cosine (see above)."""
-        return self.best_late + ANSWERABLE_COVERAGE * self.coverage + ANSWERABLE_DENSE * self.best_dense
+    # The query's token vectors and their IDF weights (late interaction), for scoring units' chunks too.
+    query_tokens: tuple[np.ndarray, np.ndarray] | None = None
+    scope: tuple[str, ...] = ()  # the reports searched (the filter, or those the question names)
+    lexical: LexicalIndex | None = field(default=None, repr=False, compare=False)  # the generation searched
 
 
 class HybridRetriever:
@@ -102,6 +98,7 @@ class HybridRetriever:
         )
         self._lexical: LexicalIndex | None = None
         self._late: tuple[LexicalIndex, LateScorer | None] | None = None
+        self._ranker: tuple[LexicalIndex, AnswerRanker] | None = None
         self._state_of: dict[str, Path] = {}  # generation id -> its state folder (BM25, token vectors)
         self._lock = threading.Lock()
 
@@ -135,6 +132,20 @@ class HybridRetriever:
                 scorer = LateScorer.for_chunks(lexical.chunks, self.store.embedder, state / "tokens")
                 self._late = (lexical, scorer)
             return self._late[1]
+
+    @property
+    def ranker(self) -> AnswerRanker:
+        """The answer ranker over the current generation's evidence units."""
+        return self.ranker_for(self.lexical)
+
+    def ranker_for(self, lexical: LexicalIndex) -> AnswerRanker:
+        """The ranker of `lexical`'s own generation (a question never mixes two generations)."""
+        with self._lock:
+            if self._ranker is None or self._ranker[0] is not lexical:
+                state = self._state_of.get(lexical.fingerprint, self.store.generation.state_dir)
+                units = UnitIndex.for_chunks(lexical.chunks, self.store.embedder, state / "units")
+                self._ranker = (lexical, AnswerRanker(units, lexical, self.settings.answer_model))
+            return self._ranker[1]
 
     def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:
         """The generation's saved BM25 index, or one built from its chunks (e.g. on another machine)."""
@@ -199,6 +210,9 @@ class HybridRetriever:
             best_late=max((p.late or 0.0 for p in passages), default=0.0),
             coverage=topic_coverage(topic, [p.chunk for p in ranked[:3]], lexical.weight),
             topic=topic,
+            query_tokens=query_tokens,
+            scope=tuple(scope),
+            lexical=lexical,
         )
 
     def _ranked(

@@ -31,6 +31,7 @@ from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
 from assistant.store import ChunkStore, Generation, Record, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
+from assistant.units import UnitIndex
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import clean_document
 from ingest.corpus import FileFailure, discover
@@ -251,6 +252,7 @@ def _run(
         manifest.path = generation.state_dir / "manifest.json"
         manifest.save()
         LexicalIndex.build(everything, generation.id).save(generation.state_dir / "bm25")
+        _build_units(store, generation, everything, current)
         store.publish(generation, expected=len(everything), previous=current)
     except BaseException:
         try:
@@ -388,6 +390,14 @@ def _build(
     bar.close()
     if with_tokens:
         TokenVectors.build(tokens, embedder.version).save(generation.state_dir / "tokens")
+
+
+def _build_units(store: ChunkStore, generation: Generation, chunks: list[Chunk], current: Generation | None) -> None:
+    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector)."""
+    previous = UnitIndex.load(current.state_dir / "units") if current else None
+    embedder = store.embedder
+    built = UnitIndex.build(chunks, embedder.embed_documents, getattr(embedder, "version", ""), previous)
+    built.save(generation.state_dir / "units")
 
 
 @contextmanager

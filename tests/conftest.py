@@ -71,14 +71,43 @@ class FakeEmbedder(Embedder):
 register_embedder("fake", lambda settings: FakeEmbedder())
 
 
+# Where the fake embedder answers questions (the rest use the real model and the shipped answer model).
+FAKE_MODEL_FOLDERS = ("unit", "robustness")
+FAKE_MODEL_FILES = ("test_app_logic.py",)
+
+
+@pytest.fixture(scope="session")
+def fake_answer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped answer model with its thresholds off, for tests that use the fake embedder.
+
+    The shipped model is calibrated on MiniLM's cosines; the fake embedder's bag-of-words vectors are far
+    lower, so its thresholds would refuse everything. Units still rank by the model, and abstention by
+    unknown names and by the similarity floor still applies.
+    """
+    import json
+
+    from assistant.rank.model import MODEL_PATH
+
+    model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    model["abstain_below"] = model["answers_at"] = model["points_at"] = 0.0
+    path = tmp_path_factory.mktemp("answer-model") / "model.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolate_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's ASSISTANT_* settings."""
+def _isolate_environment(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, fake_answer_model: Path
+) -> None:
+    """No test sees the developer's ASSISTANT_* settings; fake-embedder tests get the answer model made for it."""
     import os
 
     for key in list(os.environ):
         if key.startswith("ASSISTANT_"):
             monkeypatch.delenv(key)
+    where = Path(str(request.node.path))
+    if where.parent.name in FAKE_MODEL_FOLDERS or where.name in FAKE_MODEL_FILES:
+        monkeypatch.setenv("ASSISTANT_ANSWER_MODEL", str(fake_answer_model))
 
 
 @pytest.fixture
@@ -91,7 +120,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
-    """Settings pointing every path at tmp_path, with the fake embedder."""
+    """Settings pointing every path at tmp_path, with the fake embedder (and the answer model made for it)."""
     return Settings.load(corpus_dir=corpus_dir, index_dir=tmp_path / "index", embedder="fake", abstain_threshold=0.1)
 
 

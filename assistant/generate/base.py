@@ -6,8 +6,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from assistant.plan import Plan
 from assistant.question import Reading
+from assistant.rank import Ranking
 from assistant.types import Passage
+from assistant.units import UnitIndex
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,14 @@ class WriteRequest:
     report_labels: dict[str, str] | None = None  # report id -> short label, e.g. "SSDA (2008)"
     reading: Reading | None = None  # intent, premise and injected instructions, read once by the chain
     topic: str = ""  # what was searched for, without report names and asking words
+    # The question read once (assistant/plan.py), and the answer ranker's units for it (assistant/rank/): the
+    # offline writer quotes those; `answers_at` is the model's probability at which a unit answers.
+    plan: Plan | None = None
+    ranking: Ranking | None = None
+    claim_ranking: Ranking | None = None  # units ranked for a premise's claim
+    unit_vectors: UnitIndex | None = None
+    answers_at: float = 0.5
+    points_at: float = 0.5  # further points need this (lower: recall counts more for them)
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+def assistant(tmp_path_factory: pytest.TempPathFactory, fake_answer_model) -> Assistant:
     import shutil
 
     root = tmp_path_factory.mktemp("conversation")
     shutil.copytree(REPO / "tests" / "fixtures" / "corpus", root / "corpus")
     settings = Settings.load(
-        corpus_dir=root / "corpus", index_dir=root / "index", embedder="fake", abstain_threshold=0.1
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        embedder="fake",
+        abstain_threshold=0.1,
+        answer_model=fake_answer_model,
     )
     assert run_ingest(settings, progress=False).ok
     return Assistant.from_settings(settings)

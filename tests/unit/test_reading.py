@@ -20,9 +20,20 @@ DOC = "One starts. Two follows. Three overlaps. Four is next. Five ends."
 
 def chunk(ordinal: int, start: int, end: int, section: tuple[str, ...] = ("1. Introduction",)) -> Chunk:
     return Chunk(
-        chunk_id=f"r:{ordinal}", report="r", title="R", year=2001, section=section, text=DOC[start:end],
-        char_start=start, char_end=end, line_start=1, line_end=1, page_start=None, page_end=None,
-        source="r.txt", ordinal=ordinal,
+        chunk_id=f"r:{ordinal}",
+        report="r",
+        title="R",
+        year=2001,
+        section=section,
+        text=DOC[start:end],
+        char_start=start,
+        char_end=end,
+        line_start=1,
+        line_end=1,
+        page_start=None,
+        page_end=None,
+        source="r.txt",
+        ordinal=ordinal,
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.generate.base import Draft, WriteRequest
-from assistant.generate.extractive import compose
+from assistant.generate.extractive import compose, ranked
 from assistant.generate.extractive.candidates import Candidate, candidates
 from assistant.generate.extractive.scoring import DIRECT, can_lead, claim_fit, score
 from assistant.question import Reading, negated, read_question
@@ -44,17 +44,26 @@ class ExtractiveWriter:
     def write(self, request: WriteRequest) -> Draft:
         """Compose the answer from the best sentences of the passages."""
         reading = request.reading or read_question(request.question)
+        labels = request.report_labels or {}
+        compared = list(request.reports_named)[:MAX_COMPARED]
+        if request.ranking is not None:
+            # The chain's path: the fitted ranker chose the units (assistant/rank/).
+            if len(compared) > 1:
+                lines = ranked.comparison_lines(request, compared, labels)
+            else:
+                lines = ranked.answer_lines(request, labels)
+            if reading.override:
+                lines += ["", compose.OVERRIDE_NOTE]
+            return Draft(text="\n".join(lines).strip() + "\n")
         pool = list(candidates(request.passages))
         if not pool:
             return Draft(text="", abstain=True)
         vectors = score(request, reading, pool)
-        labels = request.report_labels or {}
-        ranked = sorted(pool, key=lambda c: (-c.relevance, c.passage, c.index))
-        compared = list(request.reports_named)[:MAX_COMPARED]
+        by_relevance = sorted(pool, key=lambda c: (-c.relevance, c.passage, c.index))
         if len(compared) > 1:
-            lines = self._comparison(compared, ranked, vectors, labels)
+            lines = self._comparison(compared, by_relevance, vectors, labels)
         else:
-            lines = self._answer(request, reading, ranked, vectors, labels)
+            lines = self._answer(request, reading, by_relevance, vectors, labels)
         if reading.override:
             lines += ["", compose.OVERRIDE_NOTE]
         return Draft(text="\n".join(lines).strip() + "\n")
