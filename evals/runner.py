@@ -180,14 +180,19 @@ def evaluate(
     thresholds_path: Path = THRESHOLDS,
     console: Console | None = None,
     conversations_path: Path | None = DEFAULT_CONVERSATIONS,
+    cases: Sequence[EvalCase] | None = None,
 ) -> dict[str, Any]:
-    """Run and score every case (and the baseline if asked): the report as a JSON-ready dict."""
+    """Run and score every case (and the baseline if asked): the report as a JSON-ready dict.
+
+    `cases`, when given, are scored instead of reading `cases_path` (e.g. the training set's splits).
+    """
     prepare_runtime()
     console = console or Console()
-    try:
-        cases = load_cases(cases_path)
-    except ValueError as exc:
-        raise AssistantError(f"Bad cases file: {exc}") from exc
+    if cases is None:
+        try:
+            cases = load_cases(cases_path)
+        except ValueError as exc:
+            raise AssistantError(f"Bad cases file: {exc}") from exc
     sources = ReportSources(settings.corpus_dir)
     product = _Product(settings)
     results = _with_progress(f"{settings.writer} writer", cases, product, sources, console)

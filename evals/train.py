@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.cases import REPORT_IDS, normalise
+from evals.cases import REPORT_IDS, EvalCase, Evidence, normalise
 
 TRAIN_PATH = Path(__file__).resolve().parent / "train.jsonl"
 KINDS = (
@@ -103,3 +103,33 @@ def answers_unit(answers: tuple[Answer, ...], unit_text: str, report: str) -> bo
         if want and (want in have or (len(have) >= 30 and have in want)):
             return True
     return False
+
+
+_CASE_KIND = {"comparison": "comparative", "false_premise": "adversarial", "out_of_scope": "out_of_scope"}
+FACT_WORDS = 8  # an answer counts as present when its first words are (a long quote may be cut short)
+
+
+def as_cases(questions: list[TrainQuestion]) -> list[EvalCase]:
+    """Training questions as eval cases, so a split can be scored by the same runner as the eval sets.
+
+    Each answer sentence is evidence; its first words are a required fact, and any one answer will do
+    (training questions list every sentence that answers, not facts that must all be there).
+    """
+    out = []
+    for q in questions:
+        facts = tuple(" ".join(a.text.split()[:FACT_WORDS]) for a in q.answers)
+        out.append(
+            EvalCase(
+                id=q.id,
+                kind=_CASE_KIND.get(q.kind, "factual"),
+                question=q.question,
+                history=(),
+                expected_reports=tuple(dict.fromkeys(a.report for a in q.answers)),
+                evidence=tuple(Evidence(a.report, a.text) for a in q.answers[:3]),
+                required_facts=(facts,) if facts else (),
+                reference_answer=" ".join(a.text for a in q.answers[:2]) or "(not covered)",
+                expect_abstain=q.expect_abstain,
+                must_not_contain=(q.premise,) if q.premise else (),
+            )
+        )
+    return out

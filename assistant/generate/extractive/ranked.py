@@ -1,7 +1,8 @@
 """The answer from the ranker's units: the unit most likely to answer leads, the next likely ones follow.
 
-Every choice here is the fitted model's probability against the one threshold chosen with it on training
-data (`request.answers_at`): a unit at or above it answers the question, one below it is only related.
+Every choice here is the fitted model's probability against thresholds chosen with it on the dev split of
+the training data: a lead, a point or a premise's evidence must reach `points_at` (best F2 of "answers"),
+and a report "addresses" a comparison when one of its units reaches `answers_at` (best F1).
 The layout (groups, comparison, premise) is `compose`'s.
 """
 
@@ -21,6 +22,7 @@ from assistant.units import unit_sentences
 
 MAX_PER_PASSAGE = 2
 MAX_ITEMS = 5
+NEAREST_POINTS = 3  # closest evidence shown when nothing answers directly
 REDUNDANT_COSINE = 0.88  # two units this close in meaning say the same thing: one is enough
 
 
@@ -64,7 +66,6 @@ def lead_line(c: Candidate, label: str) -> str:
 def answer_lines(request: WriteRequest, labels: dict[str, str]) -> list[str]:
     """The answer-first layout (or a premise check first) from the ranked units."""
     assert request.ranking is not None
-    threshold = request.answers_at
     ranked = candidates_of(request.ranking.units, request)
     lines: list[str] = []
     used: list[Candidate] = []
@@ -73,23 +74,26 @@ def answer_lines(request: WriteRequest, labels: dict[str, str]) -> list[str]:
         claimed = candidates_of(request.claim_ranking.units if request.claim_ranking else [], request)
         body = [c for c in claimed if c.kind == "body" and c.complete]
         best = body[0] if body else None
-        answers = best is not None and best.relevance >= threshold
+        answers = best is not None and best.relevance >= request.points_at
         contradicts = answers and negated(premise) != negated(best.whole)
-        evidence = best
-        label = labels.get(evidence.report, evidence.report) if evidence else ""
+        label = labels.get(best.report, best.report) if best else ""
         echo = not (request.plan and request.plan.reading.override)
-        lines += compose.premise_lines(premise, evidence, contradicts, answers and not contradicts, label, echo=echo)
-        if evidence is not None:
-            used.append(evidence)
+        lines += compose.premise_lines(premise, best, contradicts, answers and not contradicts, label, echo=echo)
+        if best is not None:
+            used.append(best)
     leads = [c for c in ranked if _leads(c) and not _same(c, used)]
     lead = leads[0] if leads else None
     if not premise:
-        if lead is not None and lead.relevance >= threshold:
+        if lead is not None and lead.relevance >= request.points_at:
             lines.append(lead_line(lead, labels.get(lead.report, lead.report)))
             used.append(lead)
         else:
             lines.append(compose.NOT_DIRECT)
     points = pick(ranked, request, request.max_points, used, request.points_at)
+    if not points and len(used) <= (1 if premise else 0):
+        # The question model judged it answerable, but no unit reaches the threshold: the closest
+        # evidence, under the line that says it does not answer directly.
+        points = pick(ranked, request, NEAREST_POINTS, used, 0.0)
     if points:
         lines += compose.grouped(points, labels, label_first=request.audience == "policy")
     return lines
