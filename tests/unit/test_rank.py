@@ -45,7 +45,9 @@ def _unit(text: str, kind: str = "body", report: str = "r", section=("3 Barriers
 def _features(question: str, units: list[Unit], cos: list[float], reports=(), terms=None, bm25=None) -> dict:
     plan = make_plan(question, reports=tuple(reports))
     words = terms or [u.text.lower().replace(".", "").split() for u in units]
-    texts = [unit_text(u, w, [s.lower() for s in " ".join(u.section).split()], 1) for u, w in zip(units, words, strict=True)]
+    texts = [
+        unit_text(u, w, [s.lower() for s in " ".join(u.section).split()], 1) for u, w in zip(units, words, strict=True)
+    ]
     ctx = Context(
         plan=plan,
         topic_terms=frozenset(question.lower().rstrip("?").split()),
