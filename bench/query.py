@@ -97,7 +97,8 @@ embedder.warm()
 step("load the model")
 assistant = Assistant(settings, embedder, store, Catalog.load(settings.catalog_path))
 assistant.retriever.late
-step("BM25 and token vectors")
+getattr(assistant.retriever, "ranker", None)  # the answer ranker's evidence units, where there is one
+step("BM25, token vectors, evidence units")
 answer = assistant.ask(sys.argv[2])
 step("answer (retrieve + write)")
 usage = resource.getrusage(resource.RUSAGE_SELF)
