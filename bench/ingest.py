@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -126,10 +127,11 @@ def _warm_encoder(settings: Any, with_tokens: bool) -> Callable[[list[str]], Any
     return embedder.embed_with_tokens if with_tokens else embedder.embed_documents
 
 
-def cli_nochange_seconds(index_dir: Path, corpus_dir: Path, embedder: str) -> float:
-    """Wall clock of `assistant ingest` in a fresh process when nothing changed (imports included)."""
+def cli_nochange_seconds(index_dir: Path, corpus_dir: Path, embedder: str) -> tuple[float, float]:
+    """Wall clock and CPU time (user + sys) of `assistant ingest` in a fresh process when nothing changed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env["ASSISTANT_EMBEDDER"] = embedder
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "--index-dir", str(index_dir), "--corpus-dir", str(corpus_dir)]
@@ -139,7 +141,24 @@ def cli_nochange_seconds(index_dir: Path, corpus_dir: Path, embedder: str) -> fl
         cwd=ROOT,
         env=env,
     )
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def nochange_row(index_dir: Path, corpus_dir: Path, embedder: str, runs: int = 3) -> str:
+    """The best of `runs` fresh no-change `assistant ingest` processes, with every run and their CPU time."""
+    timed = [cli_nochange_seconds(index_dir, corpus_dir, embedder) for _ in range(max(1, runs))]
+    best = min(wall for wall, _ in timed)
+    return (
+        f"{'no-change `assistant ingest`, fresh process':<44} {best:>10.2f} s  "
+        + _verdict(best < TARGET_NOCHANGE_S, f"target < {TARGET_NOCHANGE_S:.0f} s, best of {len(timed)}")
+        + "; runs "
+        + ", ".join(f"{w:.2f}" for w, _ in timed)
+        + " s, CPU "
+        + ", ".join(f"{c:.2f}" for _, c in timed)
+        + " s"
+    )
 
 
 def main() -> int:
@@ -147,7 +166,23 @@ def main() -> int:
     parser.add_argument("--corpus-dir", type=Path, default=None, help="Reports folder (default: corpus/).")
     parser.add_argument("--embedder", default=None, help="e.g. minilm-torch (default: the configured one).")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the table.")
+    parser.add_argument(
+        "--nochange-only",
+        type=Path,
+        default=None,
+        metavar="INDEX_DIR",
+        help="Only time fresh no-change `assistant ingest` runs against this existing, up-to-date index.",
+    )
     args = parser.parse_args()
+    if args.nochange_only is not None:
+        from assistant.config import Settings
+
+        settings = Settings.load(corpus_dir=args.corpus_dir, index_dir=args.nochange_only, embedder=args.embedder)
+        load_before = os.getloadavg()
+        row = nochange_row(settings.index_dir, settings.corpus_dir, settings.embedder)
+        load = os.getloadavg()
+        print(f"{row}\nload average before {load_before[0]:.2f}, after {load[0]:.2f} (1 min, {os.cpu_count()} CPUs)")
+        return 0
 
     from assistant.config import Settings, prepare_runtime
 
@@ -197,7 +232,7 @@ def main() -> int:
         again = run_ingest(settings, progress=False)
         nochange = time.perf_counter() - started
         nochange_phases, nochange_calls = dict(clock.seconds), dict(clock.calls)
-        nochange_cli = cli_nochange_seconds(settings.index_dir, settings.corpus_dir, settings.embedder)
+        nochange_cli = nochange_row(settings.index_dir, settings.corpus_dir, settings.embedder)
     load_after = os.getloadavg()
 
     model_load = phases.get(MODEL_LOAD, 0.0)
@@ -223,12 +258,7 @@ def main() -> int:
     row("ratio whole ingest / bare encode", f"{ratio:.2f}", _verdict(ratio <= TARGET_RATIO, f"target ≤ {TARGET_RATIO}"))
     row("ratio without model load", f"{ratio_warm:.2f}", _verdict(ratio_warm <= TARGET_RATIO, f"≤ {TARGET_RATIO}"))
     row("no-change re-ingest, in process", f"{nochange:.2f} s", f"embedded {again.chunks_embedded}")
-    row(
-        "no-change `assistant ingest`, fresh process",
-        f"{nochange_cli:.2f} s",
-        _verdict(nochange_cli < TARGET_NOCHANGE_S and again.chunks_embedded == 0, f"target < {TARGET_NOCHANGE_S:.0f} s")
-        + "; interpreter and imports included",
-    )
+    lines.append(nochange_cli + ("" if again.chunks_embedded == 0 else f"; MISSED: embedded {again.chunks_embedded}"))
     lines.append("")
     lines.append("Where the whole ingest's time went (exclusive wall time; calls):")
     _phase_table(lines, phases, calls, whole)

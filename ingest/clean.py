@@ -8,8 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
-
 from ingest import sections
 
 
@@ -58,6 +56,8 @@ HYPHEN_PREFIXES = frozenset("non co self pre post sub multi cross semi anti inte
 
 @lru_cache(maxsize=200_000)
 def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency  # on first use: its import takes ~0.6 s a no-change ingest never needs
+
     return zipf_frequency(word, "en")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant import embeddings
 from assistant.config import Settings
 from assistant.embeddings import (
     OnnxMiniLMEmbedder,
@@ -142,7 +143,21 @@ def test_damaged_cached_copy_is_refused_when_ingest_loads_it(tmp_path: Path) -> 
         handle.write(b"\1" * 10)
     embedder = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path)
     with pytest.raises(BackendUnavailableError, match="damaged.*run `assistant ingest`"):
-        embedder.embed_documents([f"chunk {n} of a report" for n in range(embedder.small_batch + 1)])
+        embedder.embed_with_tokens([f"chunk {n} of a report" for n in range(3)])  # what ingest stores
+
+
+def test_answering_does_not_hash_the_cached_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's sentences and a question's tokens are not stored: the 90 MB checksum waits for ingest."""
+    OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path).warm()
+    embedder = OnnxMiniLMEmbedder(bundled_int8_model(), cache_dir=tmp_path)
+    hashed: list[Path] = []
+    check = embeddings._check_sha256
+    monkeypatch.setattr(embeddings, "_check_sha256", lambda path, *a: hashed.append(path) or check(path, *a))
+    embedder.embed_documents([f"sentence {n} of an answer" for n in range(30)])
+    embedder.embed_with_tokens(["How can colleges engage small employers?"])
+    assert hashed == []
+    embedder.embed_with_tokens(["chunk one of a report", "chunk two of a report"])
+    assert hashed == list(tmp_path.glob("*.onnx"))
 
 
 def test_recent_vectors_are_reused_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -238,3 +238,17 @@ def test_aggregate_compares_follow_ups_with_their_standalone_versions() -> None:
     assert metrics["conv_independent_context_added"] == 0.5
     assert metrics["conv_followup_hit_at_5"] == 0.5 and metrics["conv_standalone_hit_at_5"] == 1.0
     assert metrics["conv_followup_gap"] == -0.5
+
+
+def test_the_stop_words_are_scikit_learns_list_read_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from assistant.conversation import _sklearn_stop_words
+
+    assert _sklearn_stop_words() == ENGLISH_STOP_WORDS
+    code = "import sys; from assistant.conversation import _stop_words; _stop_words(); print('sklearn' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

@@ -356,3 +356,71 @@ def test_an_index_of_the_old_single_collection_layout_is_replaced_on_the_next_in
     assert settings.collection not in names and f"{settings.collection}.current" in names
     assert not (settings.state_dir / "manifest.json").exists() and not (settings.state_dir / "bm25").exists()
     assert Assistant.from_settings(settings).ask("How are employer networks funded?").citations
+
+
+# -- the no-change fast path: decided from the files, before the store is opened or the model loaded --
+
+
+def test_a_no_change_ingest_opens_neither_the_store_nor_the_model(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline as pipeline
+
+    first = run_ingest(settings, progress=False)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the store was opened although nothing changed")
+
+    monkeypatch.setattr(pipeline, "ChunkStore", refused)
+    monkeypatch.setattr(type(get_embedder(settings)), "warm", refused)
+    summary = run_ingest(settings, progress=False)
+    assert summary.ok and not summary.indexed and not summary.removed and summary.chunks_embedded == 0
+    assert sorted(summary.unchanged) == sorted(first.indexed)
+    assert summary.total_chunks == first.total_chunks and summary.generation == first.generation
+
+
+def test_the_store_files_say_what_chroma_says(settings: Settings, corpus_dir: Path) -> None:
+    from assistant.peek import read_store
+
+    run_ingest(settings, progress=False)
+    (corpus_dir / "beta-2015-colleges.md").unlink()
+    run_ingest(settings, progress=False)  # a second generation, so the pointer names a previous one too
+    store = ChunkStore(settings, get_embedder(settings))
+    current, previous = store.pointer()
+    assert current is not None and previous is not None
+    found = read_store(settings)
+    assert found is not None
+    pointer = found.metadata(f"{settings.collection}.current")
+    assert pointer is not None and (pointer["generation"], pointer["previous"]) == (current.id, previous.id)
+    for generation in (current, previous):
+        assert found.metadata(generation.collection) == store.metadata(generation)
+        assert found.source_counts(generation.collection) == store.source_counts(generation)
+    assert found.source_counts(f"{settings.collection}.gone") == {}
+
+
+def test_a_chunk_missing_from_the_store_is_noticed_without_the_manifest_changing(settings: Settings) -> None:
+    run_ingest(settings, progress=False)
+    store = ChunkStore(settings, get_embedder(settings)).open()
+    victim = next(c for c in store.all_chunks() if c.source == "alpha-2010-networks.txt")
+    store._client.get_collection(store.generation.collection).delete(ids=[victim.chunk_id])
+    summary = run_ingest(settings, progress=False)
+    assert summary.indexed == ["alpha-2010-networks.txt"]
+    assert victim.chunk_id in _ids(settings)
+
+
+def test_a_build_left_by_a_killed_run_is_pruned_by_the_next_no_change_ingest(settings: Settings) -> None:
+    run_ingest(settings, progress=False)
+    store = ChunkStore(settings, get_embedder(settings))
+    serving = store.current_generation()
+    abandoned = store.new_generation()  # what a run killed before publishing leaves
+    summary = run_ingest(settings, progress=False)
+    assert summary.ok and not summary.indexed and summary.generation == serving.id
+    assert [g.id for g in ChunkStore(settings, get_embedder(settings)).generations()] == [serving.id]
+    assert abandoned.id not in {g.id for g in store.generations()}
+
+
+def test_a_changed_catalog_entry_is_not_taken_for_no_change(settings: Settings, corpus_dir: Path) -> None:
+    run_ingest(settings, progress=False)
+    catalog = corpus_dir / "catalog.toml"
+    catalog.write_text(catalog.read_text().replace("Networks", "Employer networks", 1))
+    assert run_ingest(settings, progress=False).indexed  # the fingerprint holds the catalog entry
