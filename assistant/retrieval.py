@@ -142,7 +142,7 @@ class HybridRetriever:
             if self._ranker is None or self._ranker[0] is not lexical:
                 state = self._state_of.get(lexical.fingerprint, self.store.generation.state_dir)
                 units = UnitIndex.for_chunks(lexical.chunks, self.store.embedder, state / "units")
-                self._ranker = (lexical, AnswerRanker(units, lexical, self.settings.answer_model))
+                self._ranker = (lexical, AnswerRanker(units, lexical, self.settings.answer_model, state / "ranker"))
             return self._ranker[1]
 
     def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:

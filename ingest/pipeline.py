@@ -30,6 +30,7 @@ from assistant.errors import AssistantError, IngestError
 from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
 from assistant.peek import read_store
+from assistant.rank import prepare as prepare_ranker
 from assistant.store import ChunkStore, Generation, Record, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
 from assistant.units import UnitIndex
@@ -218,7 +219,7 @@ def _run(
         found = store.metadata(current)
         if any(found.get(k) != v for k, v in versions.items()):
             summary.warnings.append(
-                f"The index was built with {({k: found.get(k) for k in versions})}; rebuilding it for {versions}."
+                f"The index was built with { ({k: found.get(k) for k in versions}) }; rebuilding it for {versions}."
             )
             summary.rebuilt = True
         elif not summary.rebuilt:
@@ -305,8 +306,9 @@ def _run(
         _build(store, generation, carried, new_chunks, pool, current, settings, summary, progress)
         manifest.path = generation.state_dir / "manifest.json"
         manifest.save()
-        LexicalIndex.build(everything, generation.id).save(generation.state_dir / "bm25")
-        _build_units(store, generation, everything, current)
+        lexical = LexicalIndex.build(everything, generation.id)
+        lexical.save(generation.state_dir / "bm25")
+        _build_units(store, generation, everything, lexical, current)
         store.publish(generation, expected=len(everything), previous=current)
     except BaseException:
         try:
@@ -446,12 +448,15 @@ def _build(
         TokenVectors.build(tokens, embedder.version).save(generation.state_dir / "tokens")
 
 
-def _build_units(store: ChunkStore, generation: Generation, chunks: list[Chunk], current: Generation | None) -> None:
+def _build_units(
+    store: ChunkStore, generation: Generation, chunks: list[Chunk], lexical: LexicalIndex, current: Generation | None
+) -> None:
     """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector)."""
     previous = UnitIndex.load(current.state_dir / "units") if current else None
     embedder = store.embedder
     built = UnitIndex.build(chunks, embedder.embed_documents, getattr(embedder, "version", ""), previous)
     built.save(generation.state_dir / "units")
+    prepare_ranker(built, lexical, generation.state_dir / "ranker")
 
 
 @contextmanager

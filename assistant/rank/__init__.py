@@ -7,15 +7,16 @@ Each candidate gets the features of `features.py`; the fitted model turns them i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.lexical import LexicalIndex, tokenize
+from assistant.lexical import LexicalIndex, import_bm25s, tokenize
 from assistant.plan import Plan
-from assistant.rank.features import FEATURES, Context, matrix, unit_text
+from assistant.rank.features import FEATURES, Context, UnitText, matrix, unit_text
 from assistant.rank.model import MODEL_PATH, AnswerModel, load_model
 from assistant.units import Unit, UnitIndex
 
@@ -55,24 +56,14 @@ class AnswerRanker:
         index: UnitIndex,
         lexical: LexicalIndex,
         model: AnswerModel | Path | None = None,
+        directory: Path | None = None,
     ):
-        import bm25s
-
         self.index = index
         self.lexical = lexical
         self._model = model
-        units = index.units
-        terms = tokenize([u.text for u in units]) if units else []
-        sections = sorted({u.section for u in units})
-        heading = dict(zip(sections, tokenize([" ".join(s) for s in sections]) if sections else [], strict=True))
-        paragraph = {c.chunk_id: c.paragraph for c in lexical.chunks}
-        self.texts = [
-            unit_text(u, t, heading[u.section], paragraph.get(u.chunk_id)) for u, t in zip(units, terms, strict=True)
-        ]
-        self.reports = np.array([u.report for u in units])
-        self._bm25 = bm25s.BM25()
-        if units:
-            self._bm25.index(terms, show_progress=False)
+        loaded = _load_derived(index, directory) if directory is not None else None
+        self.texts, self._bm25 = loaded or _derive(index, lexical)
+        self.reports = np.array([u.report for u in index.units])
         self._neighbours = _neighbours(index)
         self._chunk_row = {c.chunk_id: i for i, c in enumerate(lexical.chunks)}
 
@@ -154,3 +145,67 @@ def _neighbours(index: UnitIndex) -> list[tuple[int, ...]]:
         at = rows.index(unit.id)
         out[unit.id] = tuple(rows[j] for j in (at - 1, at + 1) if 0 <= j < len(rows))
     return out
+
+
+# What the ranker derives from the units without a question (their terms, what they offer, their BM25
+# index) is saved beside them at ingest, so a fresh process does not redo it (about a second here).
+DERIVED_VERSION = "ranker-text/1"
+
+
+def _derive(index: UnitIndex, lexical: LexicalIndex) -> tuple[list[UnitText], object]:
+    bm25s = import_bm25s()
+    units = index.units
+    terms = tokenize([u.text for u in units]) if units else []
+    sections = sorted({u.section for u in units})
+    heading = dict(zip(sections, tokenize([" ".join(s) for s in sections]) if sections else [], strict=True))
+    paragraph = {c.chunk_id: c.paragraph for c in lexical.chunks}
+    texts = [unit_text(u, t, heading[u.section], paragraph.get(u.chunk_id)) for u, t in zip(units, terms, strict=True)]
+    bm25 = bm25s.BM25()
+    if units:
+        bm25.index(terms, show_progress=False)
+    return texts, bm25
+
+
+def prepare(index: UnitIndex, lexical: LexicalIndex, directory: Path) -> None:
+    """Derive and save what the ranker needs from the units (called by ingest when it writes a generation)."""
+    texts, bm25 = _derive(index, lexical)
+    directory.mkdir(parents=True, exist_ok=True)
+    if index.units:
+        bm25.save(str(directory / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+    rows = [
+        [
+            sorted(t.terms),
+            sorted(t.heading_terms),
+            sorted(t.offers),
+            t.length,
+            t.summary,
+            t.case,
+            t.cited,
+            t.about_text,
+            t.one_case,
+            t.first_in_section,
+        ]
+        for t in texts
+    ]
+    meta = {"version": DERIVED_VERSION, "chunks": index.chunks, "units": len(texts), "texts": rows}
+    (directory / "derived.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _load_derived(index: UnitIndex, directory: Path) -> tuple[list[UnitText], object] | None:
+    """The saved derivation when it belongs to these units and this code, else None (then derived anew)."""
+    try:
+        meta = json.loads((directory / "derived.json").read_text(encoding="utf-8"))
+        if meta.get("version") != DERIVED_VERSION or meta.get("chunks") != index.chunks:
+            return None
+        if meta.get("units") != len(index.units) or not index.units:
+            return None
+        texts = [
+            UnitText(
+                frozenset(a), frozenset(b), frozenset(c), int(d), bool(e), bool(f), bool(g), bool(h), bool(i), bool(j)
+            )
+            for a, b, c, d, e, f, g, h, i, j in meta["texts"]
+        ]
+        bm25 = import_bm25s().BM25.load(str(directory / "bm25"), show_progress=False)
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    return texts, bm25

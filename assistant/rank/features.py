@@ -155,9 +155,10 @@ class Context:
     coverage: float
 
 
-def _share(terms: frozenset[str], have: frozenset[str], weight: Callable[[str], float]) -> float:
-    total = sum(weight(t) for t in terms)
-    return sum(weight(t) for t in terms & have) / total if total else 0.0
+def _share(weights: dict[str, float], have: frozenset[str]) -> float:
+    """IDF-weighted share of the topic's terms (`weights`) that `have` holds."""
+    total = sum(weights.values())
+    return sum(weights[t] for t in have if t in weights) / total if total else 0.0
 
 
 def matrix(
@@ -183,15 +184,16 @@ def matrix(
     top_bm25 = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
     wants = ctx.plan.wants
     named = set(ctx.plan.reports)
+    weights = {t: ctx.weight(t) for t in ctx.topic_terms}
     for i, (unit, text) in enumerate(zip(units, texts, strict=True)):
         row = out[i]
         row[col["cos"]] = cos[i]
         row[col["cos_gap"]] = cos[i] - best
         row[col["cos_rank"]] = 1.0 / math.sqrt(1.0 + cos_rank[i])
         row[col["bm25"]] = bm25[i] / top_bm25
-        row[col["words"]] = _share(ctx.topic_terms, text.terms, ctx.weight)
-        row[col["words_all"]] = _share(ctx.topic_terms, text.terms | text.heading_terms, ctx.weight)
-        row[col["heading"]] = _share(ctx.topic_terms, text.heading_terms, ctx.weight)
+        row[col["words"]] = _share(weights, text.terms)
+        row[col["words_all"]] = _share(weights, text.terms | text.heading_terms)
+        row[col["heading"]] = _share(weights, text.heading_terms)
         rank = ctx.passage_rank.get(unit.chunk_id)
         row[col["passage_rank"]] = 1.0 / math.sqrt(rank) if rank else 0.0
         row[col["passage_late"]] = ctx.passage_late.get(unit.chunk_id, 0.0)
