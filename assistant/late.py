@@ -24,7 +24,7 @@ from assistant.atomic import replace_directory
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8-pca128/2"  # 2: projected to 128 dimensions, int8 rows (was float16 x 384)
+TOKENS_VERSION = "maxsim-i8-pca128/3"  # 2: projected to 128 dimensions, int8 rows (was float16 x 384)
 # ColBERTv2's token dimension: 128 directions keep the dot products that MaxSim needs (checked on both
 # eval sets, see README) at a sixth of the float16 size with int8 codes.
 TOKEN_DIMS = 128

@@ -4,8 +4,8 @@ Token vectors (late interaction) and sentence vectors are many rows of L2-normal
 Stored as float16 they dominate the index; here each row is projected (optionally) onto a basis
 fitted to the data (uncentred PCA: the directions that carry most of the rows' energy, so dot
 products survive), then quantised to int8 with its own scale (max |value| / 127), the scheme of
-ColBERTv2's compressed residuals without the centroids. Projected rows are re-normalised, so
-a dot product is still a cosine. Rows are appended in batches straight to
+ColBERTv2's compressed residuals without the centroids. Projected rows are not re-normalised, so a
+projected dot product estimates the full one. Rows are appended in batches straight to
 files on disk, so a writer holds one batch at a time, and read back memory-mapped, so a reader maps
 the files and pages in only the rows it scores. numpy is all it needs; no library offers this
 append-then-map layout for int8 codes with per-row scales, hence this small format:
@@ -49,14 +49,16 @@ def fit_basis(sample: np.ndarray, dims: int) -> np.ndarray | None:
 
 
 def project(rows: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
-    """`rows` on `basis`, each re-normalised, so dot products stay cosines (as ColBERT does after its
-    128-d projection); unchanged without a basis."""
+    """`rows` on `basis` (unchanged without one).
+
+    Not re-normalised: a projected dot product then estimates the full one (it only misses the small
+    part outside the basis), so scores keep their scale and a threshold set on them still holds.
+    Re-normalising (ColBERT's way) ranks as well but inflates every score: on the five reports'
+    MiniLM tokens, 128 directions kept 87% of the energy; MaxSim was off by -0.015 on average this
+    way and +0.067 re-normalised, with the same ranking (bench/late_interaction.py, README).
+    """
     rows = np.asarray(rows, dtype=np.float32)
-    if basis is None:
-        return rows
-    rows = rows @ basis
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
+    return rows if basis is None else rows @ basis
 
 
 def quantise(rows: np.ndarray, basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

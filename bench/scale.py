@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# First, even when PYTHONPATH names the repo too: bench/ingest.py must not shadow the `ingest` package.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if p not in (str(REPO), str(REPO / "bench"))]
 
 from assistant.config import PROJECT_ROOT, Settings, prepare_runtime  # noqa: E402
 from assistant.embeddings import Embedder, get_embedder, register_embedder  # noqa: E402

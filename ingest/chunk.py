@@ -82,7 +82,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         only_marks = not text[start:end].strip("¹²³⁴⁵⁶⁷⁸⁹⁰ ")
         # Only the span's tail is searched: a span grown by many joins is not searched whole each time.
         tail = text[max(spans[-1][0], spans[-1][1] - 32) : spans[-1][1]] if spans else ""
-        if spans and (only_marks or not _SENTENCE_END.search(tail)):
+        # A "sentence" past a window's length is no sentence (a line with no stops): left in pieces.
+        if spans and (only_marks or not _SENTENCE_END.search(tail)) and end - spans[-1][0] <= _WINDOW:
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
