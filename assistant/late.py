@@ -4,8 +4,8 @@ ColBERT-style scoring (each question token takes its best match among a passage'
 re-ranks the hybrid list and tells in-scope from out-of-scope questions better than one cosine,
 with the model we already have. No library stores token vectors next to Chroma for a
 sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
-(`assistant.matrices`: projected onto 128 directions fitted at ingest, int8 with a scale per row,
-about 132 bytes a token instead of 768 as float16), and an index of row ranges by chunk id.
+(`assistant.matrices`: int8 with a scale per row, 388 bytes a token instead of 768 as float16;
+optionally projected, see TOKEN_DIMS), and an index of row ranges by chunk id.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from assistant.atomic import replace_directory
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8-pca128/3"  # 2: projected to 128 dimensions, int8 rows (was float16 x 384)
-# ColBERTv2's token dimension: 128 directions keep the dot products that MaxSim needs (checked on both
-# eval sets, see README) at a sixth of the float16 size with int8 codes.
-TOKEN_DIMS = 128
+TOKENS_VERSION = "maxsim-i8/2"  # 2: int8 rows with a scale each (was float16)
+# Directions the token rows are projected onto at ingest, or None to keep all of the model's. None:
+# MaxSim from int8 rows is within 0.0001 of float16's, while a 128-d projection (ColBERTv2's size,
+# 25 KB a chunk) moved every score by 0.015-0.07 (bench/late_interaction.py), enough to move
+# questions across the calibrated answerability threshold (false abstention 0.03 -> 0.17). Set it
+# again only together with a threshold calibrated on projected scores.
+TOKEN_DIMS: int | None = None
 _MATRIX = "rows"
 
 
@@ -114,6 +117,11 @@ class TokenVectors:
         return cls(matrix, ranges, str(meta.get("embedder", "")))
 
 
+def _fit(rows: list[np.ndarray]) -> np.ndarray | None:
+    """The projection for new token vectors (None: rows kept at the model's dimensions)."""
+    return fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None
+
+
 class TokenWriter:
     """Token vectors written chunk by chunk straight to `directory` (a generation being built).
 
@@ -165,7 +173,7 @@ def write_tokens(
     """
     rows = [np.asarray(m, dtype=np.float32) for m in fresh.values() if len(m)]
     dims = carried._matrix.source_dims if carried is not None else (rows[0].shape[1] if rows else 0)
-    basis = carried.basis if carried is not None else (fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows else None)
+    basis = carried.basis if carried is not None else _fit(rows)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tokens-", dir=directory.parent))
     try:

@@ -66,6 +66,21 @@ class HashEmbedder(Embedder):
             out.append([v / norm for v in vector])
         return out
 
+    def token_ids(self, text: str) -> list[int]:
+        return [int(hashlib.md5(w.encode()).hexdigest()[:8], 16) % 30_000 for w in text.lower().split()][:256]
+
+    def embed_with_tokens(self, texts: list[str]):
+        """Hashed one-hot rows, one per word (up to 256), so the index holds token vectors of a real size."""
+        import numpy as np
+
+        tokens = []
+        for text in texts:
+            ids = self.token_ids(text)
+            rows = np.full((len(ids), self.dims), 0.01, dtype=np.float32)
+            rows[np.arange(len(ids)), [i % self.dims for i in ids]] = 1.0
+            tokens.append(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+        return np.asarray(self.embed_documents(texts), dtype=np.float32), tokens
+
 
 class DiskCachedEmbedder(Embedder):
     """Wraps an embedder and keeps its vectors in a file, so the second store is not embedded again."""

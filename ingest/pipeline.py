@@ -511,14 +511,11 @@ def _embed_fresh(
     embedder = store.embedder
     texts = {c.chunk_id: embedding_text(c) for c in fresh}
     batch_size = settings.embed_batch_size
-    order = _embedding_order(fresh, texts, max(batch_size, _BASIS_SAMPLE))
+    order = _embedding_order(fresh, texts, _BASIS_SAMPLE)
     with_tokens = sink is not None
     bar = tqdm(total=len(order), desc="embedding", unit="chunk", disable=not progress, leave=False)
-    start = 0
-    while start < len(order):
-        size = max(batch_size, _BASIS_SAMPLE) if start == 0 else batch_size  # the first batch is the sample
-        batch = order[start : start + size]
-        start += len(batch)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
         batch_texts = [texts.pop(c.chunk_id) for c in batch]
         if with_tokens:
             try:
@@ -546,13 +543,15 @@ class _TokenSink:
     """A generation's token vectors, written to disk as they come (never all held in memory).
 
     Carried chunks keep their stored rows (and the basis they were projected on). A generation with
-    no earlier rows to follow fits its basis on the first batch of new ones (the spread sample).
+    no earlier rows to follow fits its basis on the first _BASIS_SAMPLE new chunks (the spread
+    sample), held until then (about 20 MB), then written like the rest.
     """
 
     def __init__(self, directory: Path, embedder: str, old: TokenVectors | None):
         self.directory, self.embedder, self.old = directory, embedder, old
         self.writer: TokenWriter | None = None
         self.carried: list[str] = []
+        self.waiting: list[tuple[str, np.ndarray]] = []
 
     def carry(self, chunk_ids: list[str]) -> None:
         self.carried = chunk_ids
@@ -566,20 +565,31 @@ class _TokenSink:
         return self.writer
 
     def add(self, chunk_ids: list[str], matrices: Sequence[np.ndarray]) -> None:
-        writer = self.writer
-        if writer is None:
-            rows = [np.asarray(m, dtype=np.float32) for m in matrices if len(m)]
-            dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
-            writer = self._open(fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows else None, dims)
+        if self.writer is None:
+            self.waiting.extend(zip(chunk_ids, matrices, strict=True))
+            if len(self.waiting) >= _BASIS_SAMPLE:
+                self._flush()
+            return
         for chunk_id, matrix in zip(chunk_ids, matrices, strict=True):
+            self.writer.add(chunk_id, matrix)
+
+    def _flush(self) -> None:
+        """Fit the basis on the chunks held, open the writer and write them."""
+        rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
+        dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
+        writer = self._open(fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None, dims)
+        for chunk_id, matrix in self.waiting:
             writer.add(chunk_id, matrix)
+        self.waiting = []
 
     def abandon(self) -> None:
         if self.writer is not None:
             self.writer.abandon()
-        self.writer = None
+        self.writer, self.waiting = None, []
 
     def close(self) -> None:
+        if self.writer is None and self.waiting:
+            self._flush()
         writer = self.writer
         if writer is None:  # nothing new was embedded: only carried rows (kept as they were stored)
             if self.old is None:

@@ -398,9 +398,14 @@ def test_what_a_killed_build_left_is_removed_by_the_next_ingest(settings: Settin
 def test_token_vectors_of_a_larger_model_are_projected_and_carried(
     settings: Settings, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant import embeddings
-    from assistant.late import TOKEN_DIMS, TokenVectors
+    from assistant import embeddings, late
+    from assistant.late import TokenVectors
+    from ingest import pipeline
     from tests.conftest import FakeEmbedder
+
+    TOKEN_DIMS = 128  # the projection is off by default (see assistant/late.py): this tests it on
+    monkeypatch.setattr(late, "TOKEN_DIMS", TOKEN_DIMS)
+    monkeypatch.setattr(pipeline, "TOKEN_DIMS", TOKEN_DIMS)
 
     class Wide(FakeEmbedder):
         dims = 384

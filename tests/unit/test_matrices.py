@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.late import TOKEN_DIMS, TokenVectors, TokenWriter, write_tokens
+from assistant import late
+from assistant.late import TokenVectors, TokenWriter, write_tokens
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
+
+TOKEN_DIMS = 128  # token vectors are projected only when assistant.late.TOKEN_DIMS asks for it
 
 
 def _unit_rows(n: int, dims: int, rank: int, seed: int = 0) -> np.ndarray:
@@ -63,7 +66,19 @@ def test_an_unfinished_or_damaged_matrix_does_not_load(tmp_path: Path) -> None:
     assert CompactMatrix.load(tmp_path, "cut") is None
 
 
-def test_token_vectors_are_carried_with_their_basis_and_score_as_before(tmp_path: Path) -> None:
+def test_token_vectors_are_kept_at_full_size_by_default_with_near_exact_scores(tmp_path: Path) -> None:
+    rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
+    vectors = write_tokens(tmp_path / "t", "model/1", rows)
+    assert vectors.basis is None
+    query = rows["c7"][:5]
+    exact = (query @ rows["c7"].T).max(axis=1)
+    assert np.abs(vectors.best(vectors.project(query), "c7") - exact).max() < 0.005
+
+
+def test_token_vectors_are_carried_with_their_basis_and_score_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(late, "TOKEN_DIMS", TOKEN_DIMS)
     rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
     first = write_tokens(tmp_path / "one", "model/1", rows)
     assert first.basis is not None and first.basis.shape == (384, TOKEN_DIMS)
