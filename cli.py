@@ -125,7 +125,11 @@ def ingest(
     from ingest.pipeline import run_ingest
 
     settings = _settings()
-    summary = run_ingest(settings, paths or None, rebuild=rebuild, progress=not quiet)
+
+    def announce(estimate) -> None:  # before the first passage is embedded: how long this will take
+        say(("Embedding: ", "cyan"), estimate.describe(), err=True)
+
+    summary = run_ingest(settings, paths or None, rebuild=rebuild, progress=not quiet, on_estimate=announce)
     table = Table(title="Ingest summary", show_header=False)
     table.add_row("files seen", str(summary.files))
     table.add_row("indexed (new or changed)", str(len(summary.indexed)))

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Limits on input.
     max_question_chars: int = Field(2000, ge=10)
     max_upload_mb: int = Field(50, ge=1)
+    # About seven minutes of embedding at this machine's rate (10-16 passages/s); a longer ingest belongs
+    # on the command line, where it can be watched, not behind an upload button.
+    max_upload_chunks: int = Field(5000, ge=1, description="The app refuses an upload that makes more passages.")
 
     @field_validator("audience")
     @classmethod

@@ -3,8 +3,9 @@
 ColBERT-style scoring (each question token takes its best match among a passage's tokens, averaged)
 re-ranks the hybrid list and tells in-scope from out-of-scope questions better than one cosine,
 with the model we already have. No library stores token vectors next to Chroma for a
-sentence-transformers model, so this small file format is written here: one float16 matrix of
-every chunk's token rows, and an index of row ranges by chunk id.
+sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
+(`assistant.matrices`: int8 with a scale per row, 388 bytes a token instead of 768 as float16;
+optionally projected, see TOKEN_DIMS), and an index of row ranges by chunk id.
 """
 
 from __future__ import annotations
@@ -20,33 +21,36 @@ from typing import Any
 import numpy as np
 
 from assistant.atomic import replace_directory
+from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-f16/1"
+TOKENS_VERSION = "maxsim-i8/2"  # 2: int8 rows with a scale each (was float16)
+# Directions the token rows are projected onto at ingest, or None to keep all of the model's. None:
+# MaxSim from int8 rows is within 0.0001 of float16's, while a 128-d projection (ColBERTv2's size,
+# 25 KB a chunk) moved every score by 0.015-0.07 (bench/late_interaction.py), enough to move
+# questions across the calibrated answerability threshold (false abstention 0.03 -> 0.17). Set it
+# again only together with a threshold calibrated on projected scores.
+TOKEN_DIMS: int | None = None
+_MATRIX = "rows"
 
 
 class TokenVectors:
-    """Token matrices (rows L2-normalised) by chunk id, saved as one float16 array."""
+    """Token matrices (rows L2-normalised before projection) by chunk id, in one memory-mapped matrix."""
 
-    def __init__(self, matrix: np.ndarray, ranges: dict[str, tuple[int, int]], embedder: str = ""):
+    def __init__(self, matrix: CompactMatrix, ranges: dict[str, tuple[int, int]], embedder: str = ""):
         self._matrix = matrix
         self._ranges = ranges
         self.embedder = embedder
 
-    @classmethod
-    def build(cls, mapping: Mapping[str, np.ndarray], embedder: str = "") -> TokenVectors:
-        """From chunk id -> (tokens x dims) matrices."""
-        ranges: dict[str, tuple[int, int]] = {}
-        parts: list[np.ndarray] = []
-        row = 0
-        for chunk_id in sorted(mapping):
-            rows = np.asarray(mapping[chunk_id], dtype=np.float16)
-            ranges[chunk_id] = (row, row + len(rows))
-            parts.append(rows)
-            row += len(rows)
-        dims = parts[0].shape[1] if parts else 0
-        matrix = np.concatenate(parts) if parts else np.zeros((0, dims), dtype=np.float16)
-        return cls(matrix, ranges, embedder)
+    @property
+    def basis(self) -> np.ndarray | None:
+        """The projection the rows were stored with (reused for chunks carried into a new generation)."""
+        return self._matrix.basis
+
+    @property
+    def source_dims(self) -> int:
+        """The model's dimensions (before any projection)."""
+        return self._matrix.source_dims
 
     def __len__(self) -> int:
         return len(self._ranges)
@@ -54,39 +58,137 @@ class TokenVectors:
     def __contains__(self, chunk_id: object) -> bool:
         return chunk_id in self._ranges
 
+    def span(self, chunk_id: str) -> tuple[int, int] | None:
+        return self._ranges.get(chunk_id)
+
     def get(self, chunk_id: str) -> np.ndarray | None:
-        """The chunk's token rows (float16), or None when it has none."""
+        """The chunk's token rows as stored (projected, dequantised float32), or None when it has none."""
         span = self._ranges.get(chunk_id)
-        return None if span is None else self._matrix[span[0] : span[1]]
+        return None if span is None else self._matrix.rows(*span)
 
-    def subset(self, chunk_ids: Iterable[str]) -> dict[str, np.ndarray]:
-        """The matrices of those chunks that have one (to carry unchanged chunks into a new index)."""
-        return {cid: m for cid in chunk_ids if (m := self.get(cid)) is not None}
+    def project(self, query: np.ndarray) -> np.ndarray:
+        """Query token rows in the stored space (once per question)."""
+        return self._matrix.project(query)
 
-    def save(self, directory: Path) -> None:
-        """Write atomically: a crash leaves the previous files, never half of new ones."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tokens-", dir=directory.parent))
-        try:
-            np.save(staging / "vectors.npy", self._matrix)
-            meta = {"version": TOKENS_VERSION, "embedder": self.embedder, "ranges": self._ranges}
-            (staging / "index.json").write_text(json.dumps(meta), encoding="utf-8")
-            replace_directory(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    def best(self, projected: np.ndarray, chunk_id: str) -> np.ndarray | None:
+        """Each projected query token's best dot product with the chunk's tokens (None: no vectors)."""
+        span = self._ranges.get(chunk_id)
+        if span is None or span[1] <= span[0] or len(projected) == 0:
+            return None
+        return self._matrix.dot(projected, *span).max(axis=1)
+
+    def copy_to(self, writer: TokenWriter, chunk_ids: Iterable[str], batch: int = 256) -> None:
+        """Append these chunks' stored rows to `writer`, a bounded batch at a time.
+
+        Rows go as they are stored when the writer has the same basis; rows stored unprojected are
+        projected onto the writer's basis (a small first index, grown large enough to fit one).
+        """
+        ids = [cid for cid in chunk_ids if cid in self._ranges]
+        same = writer.basis is None if self.basis is None else writer.basis is self.basis or (
+            writer.basis is not None and np.array_equal(writer.basis, self.basis)
+        )
+        if not same and self.basis is not None:
+            raise ValueError("rows projected on one basis cannot be carried to another")
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            codes, scales = self._matrix.spans(self._ranges[cid] for cid in part)
+            at = 0
+            for cid in part:
+                a, b = self._ranges[cid]
+                if same:
+                    writer.add_codes(cid, codes[at : at + b - a], scales[at : at + b - a])
+                else:
+                    writer.add(cid, codes[at : at + b - a].astype(np.float32) * scales[at : at + b - a, None])
+                at += b - a
 
     @classmethod
     def load(cls, directory: Path) -> TokenVectors | None:
-        """The saved vectors (memory-mapped), or None when missing, unreadable or of another version."""
+        """The saved vectors (memory-mapped), or None when missing, unfinished, unreadable or of another version."""
         try:
             meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
             if meta.get("version") != TOKENS_VERSION:
                 return None
-            matrix = np.load(directory / "vectors.npy", mmap_mode="r")
-        except (OSError, ValueError, KeyError):
+            ranges = {k: (int(a), int(b)) for k, (a, b) in meta["ranges"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        ranges = {k: (int(a), int(b)) for k, (a, b) in meta["ranges"].items()}
+        matrix = CompactMatrix.load(directory, _MATRIX)
+        if matrix is None or any(b > len(matrix) for _, b in ranges.values()):
+            return None
         return cls(matrix, ranges, str(meta.get("embedder", "")))
+
+
+def _fit(rows: list[np.ndarray]) -> np.ndarray | None:
+    """The projection for new token vectors (None: rows kept at the model's dimensions)."""
+    return fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None
+
+
+class TokenWriter:
+    """Token vectors written chunk by chunk straight to `directory` (a generation being built).
+
+    Holds no rows: each chunk's matrix goes to disk as it is added. `close()` writes the index of row
+    ranges last, so a folder whose writer never closed does not load.
+    """
+
+    def __init__(self, directory: Path, embedder: str, source_dims: int, basis: np.ndarray | None = None):
+        self.directory = directory
+        self.embedder = embedder
+        self._matrix = MatrixWriter(directory, _MATRIX, source_dims, basis)
+        self._ranges: dict[str, tuple[int, int]] = {}
+
+    @property
+    def basis(self) -> np.ndarray | None:
+        return self._matrix.basis
+
+    def abandon(self) -> None:
+        """Stop without a header: the folder's rows never load."""
+        self._matrix.abandon()
+
+    def add(self, chunk_id: str, rows: np.ndarray) -> None:
+        self._ranges[chunk_id] = self._matrix.append(rows)
+
+    def add_codes(self, chunk_id: str, codes: np.ndarray, scales: np.ndarray) -> None:
+        self._ranges[chunk_id] = self._matrix.append_codes(codes, scales)
+
+    def close(self) -> TokenVectors:
+        """Finish the files; the vectors, memory-mapped."""
+        self._matrix.close()
+        meta = {"version": TOKENS_VERSION, "embedder": self.embedder, "ranges": self._ranges}
+        (self.directory / "index.json").write_text(json.dumps(meta), encoding="utf-8")
+        loaded = TokenVectors.load(self.directory)
+        assert loaded is not None
+        return loaded
+
+
+def write_tokens(
+    directory: Path,
+    embedder: str,
+    fresh: Mapping[str, np.ndarray],
+    carried: TokenVectors | None = None,
+    keep: Iterable[str] = (),
+) -> TokenVectors:
+    """Write a tokens folder atomically: `keep`'s rows copied from `carried`, `fresh`'s quantised.
+
+    The basis is `carried`'s (so copied rows stay comparable), else fitted to `fresh`. A crash leaves
+    the previous folder, never half of a new one.
+    """
+    rows = [np.asarray(m, dtype=np.float32) for m in fresh.values() if len(m)]
+    dims = carried._matrix.source_dims if carried is not None else (rows[0].shape[1] if rows else 0)
+    basis = carried.basis if carried is not None else _fit(rows)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tokens-", dir=directory.parent))
+    try:
+        writer = TokenWriter(staging, embedder, dims, basis)
+        if carried is not None:
+            carried.copy_to(writer, keep)
+        for chunk_id in sorted(fresh):
+            writer.add(chunk_id, fresh[chunk_id])
+        writer.close()
+        replace_directory(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    loaded = TokenVectors.load(directory)
+    assert loaded is not None
+    return loaded
 
 
 class LateScorer:
@@ -115,16 +217,18 @@ class LateScorer:
         vectors = loaded
         try:
             if missing:
-                have = loaded.subset(c.chunk_id for c in chunks) if loaded is not None else {}
+                fresh: dict[str, np.ndarray] = {}
                 for start in range(0, len(missing), 64):
                     batch = missing[start : start + 64]
                     _, tokens = embedder.embed_with_tokens([c.embedding_text() for c in batch])
-                    have.update({c.chunk_id: t for c, t in zip(batch, tokens, strict=True)})
-                vectors = TokenVectors.build(have, getattr(embedder, "version", ""))
+                    fresh.update({c.chunk_id: t for c, t in zip(batch, tokens, strict=True)})
+                keep = [c.chunk_id for c in chunks if loaded is not None and c.chunk_id in loaded]
+                version = getattr(embedder, "version", "")
                 try:
-                    vectors.save(directory)
-                except OSError:
-                    pass  # a read-only index still answers; the vectors are rebuilt next time
+                    vectors = write_tokens(directory, version, fresh, loaded, keep)
+                except OSError:  # a read-only index still answers; the vectors are rebuilt next time
+                    elsewhere = Path(tempfile.mkdtemp(prefix="tokens-")) / "tokens"
+                    vectors = write_tokens(elsewhere, version, fresh, loaded, keep)
             frequency: dict[int, int] = {}
             for chunk in chunks:
                 for piece in set(embedder.token_ids(chunk.text)):
@@ -139,11 +243,14 @@ class LateScorer:
         """Each query word piece's weight: its IDF in the corpus (unseen pieces weigh the most)."""
         return np.asarray([self.idf.get(i, self.unseen_idf) for i in ids], dtype=np.float32)
 
-    def score(self, query: np.ndarray, weights: np.ndarray, chunk_id: str) -> float:
-        """IDF-weighted MaxSim of the query's tokens against one chunk (0 for a chunk without vectors)."""
-        document = self.vectors.get(chunk_id)
-        if document is None or len(query) == 0 or len(document) == 0:
+    def project(self, query: np.ndarray) -> np.ndarray:
+        """The question's token rows in the stored vectors' space: once per question, before `score`."""
+        return self.vectors.project(query)
+
+    def score(self, projected: np.ndarray, weights: np.ndarray, chunk_id: str) -> float:
+        """IDF-weighted MaxSim of the (projected) query tokens against one chunk (0 without vectors)."""
+        best = self.vectors.best(projected, chunk_id)
+        if best is None:
             return 0.0
-        best = (np.asarray(query, dtype=np.float32) @ np.asarray(document, dtype=np.float32).T).max(axis=1)
         total = float(weights.sum()) or 1.0
         return float((best * weights).sum() / total)

@@ -12,6 +12,7 @@ embeddings, embedding_metadata); tests/unit/test_ingest_pipeline.py checks it ag
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ GROUP BY em.string_value
 """
 
 
+_SEGMENT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # a segment's folder
+
+
 @dataclass(frozen=True)
 class StoreFiles:
     """The collections of an embedded store with their metadata, and a way to count chunks per file."""
@@ -47,6 +51,18 @@ class StoreFiles:
 
     def metadata(self, name: str) -> dict[str, Any] | None:
         return self.collections.get(name)
+
+    def orphan_folders(self) -> bool:
+        """Whether the store's folder holds segment folders its database no longer lists (a killed build's)."""
+        try:
+            with _connect(self.path) as db:
+                segments = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+        except sqlite3.Error:
+            return True  # cannot tell: the full path decides
+        return any(
+            folder.is_dir() and _SEGMENT.match(folder.name) and folder.name not in segments
+            for folder in self.path.parent.iterdir()
+        )
 
     def source_counts(self, name: str) -> Counter[str] | None:
         """Chunks per source file in collection `name` (None when they cannot be read here)."""

@@ -178,7 +178,7 @@ class HybridRetriever:
         if late is not None:
             vectors, tokens = self.store.embedder.embed_with_tokens([expanded])  # one pass: both kinds
             vector: Sequence[float] = vectors[0].tolist()
-            query_tokens = (tokens[0], late.weights(self.store.embedder.token_ids(expanded)))
+            query_tokens = (late.project(tokens[0]), late.weights(self.store.embedder.token_ids(expanded)))
         else:
             vector = self.store.embedder.embed_query(expanded)
         compared = scope if len(scope) > 1 and not reports else []

@@ -46,6 +46,7 @@ CHUNKER_VERSION = "sentence-chunks/3"  # 3: sentence kinds, paragraph numbers, n
 
 _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
 _READ_BATCH = 5000
+_SEGMENT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # a segment's folder
 
 # errno values that mean "the disk or folder will not take more writes", not a bug.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
@@ -338,7 +339,49 @@ class ChunkStore:
         for name in ("manifest.json", "bm25"):  # files of the old single-collection layout
             path = self.settings.state_dir / name
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        self._sweep_orphans()
         return removed
+
+    def _sweep_orphans(self) -> None:
+        """Reclaim what killed or failed builds left: folders of no generation, and (embedded) the
+        segment folders of deleted collections and the database pages they freed.
+
+        Chroma deletes a collection's rows but not always its segment folder, and SQLite keeps freed
+        pages in the file: without this, every killed ingest grew the store for good. Called by
+        `prune`, under the ingest lock, so no build of ours is under way.
+        """
+        live = {g.id for g in self.generations()}
+        generations = self.settings.state_dir / "generations"
+        if generations.is_dir():
+            for folder in generations.iterdir():
+                if folder.is_dir() and folder.name not in live:
+                    shutil.rmtree(folder, ignore_errors=True)
+        if self.settings.chroma_server is not None:
+            return  # a server manages its own files
+        import sqlite3
+        from pathlib import Path
+
+        root = Path(self._embedded_path)
+        try:
+            with sqlite3.connect(f"file:{root / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=1) as db:
+                segments = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+                free, pages = (db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
+            for folder in root.iterdir():
+                if folder.is_dir() and _SEGMENT.match(folder.name) and folder.name not in segments:
+                    shutil.rmtree(folder, ignore_errors=True)
+            if free > 256 and free > pages // 4:  # mostly what a deleted build left: give it back to the disk
+                db = sqlite3.connect(root / "chroma.sqlite3", timeout=1)
+                try:
+                    # The full-text index keeps deleted documents' entries until it is merged.
+                    table = "embedding_fulltext_search"
+                    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+                        db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+                        db.commit()
+                    db.execute("VACUUM")  # outside any transaction, as SQLite requires
+                finally:
+                    db.close()
+        except (sqlite3.Error, OSError):
+            pass  # Chroma's schema changed or the file is busy: nothing is lost, only space is not reclaimed
 
     def records(self, generation: Generation) -> dict[str, Record]:
         """Every chunk of a generation with its vector, by id (to carry unchanged chunks forward)."""

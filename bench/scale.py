@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# First, even when PYTHONPATH names the repo too: bench/ingest.py must not shadow the `ingest` package.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if p not in (str(REPO), str(REPO / "bench"))]
 
 from assistant.config import PROJECT_ROOT, Settings, prepare_runtime  # noqa: E402
 from assistant.embeddings import Embedder, get_embedder, register_embedder  # noqa: E402
@@ -66,6 +66,21 @@ class HashEmbedder(Embedder):
             out.append([v / norm for v in vector])
         return out
 
+    def token_ids(self, text: str) -> list[int]:
+        return [int(hashlib.md5(w.encode()).hexdigest()[:8], 16) % 30_000 for w in text.lower().split()][:256]
+
+    def embed_with_tokens(self, texts: list[str]):
+        """Hashed one-hot rows, one per word (up to 256), so the index holds token vectors of a real size."""
+        import numpy as np
+
+        tokens = []
+        for text in texts:
+            ids = self.token_ids(text)
+            rows = np.full((len(ids), self.dims), 0.01, dtype=np.float32)
+            rows[np.arange(len(ids)), [i % self.dims for i in ids]] = 1.0
+            tokens.append(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+        return np.asarray(self.embed_documents(texts), dtype=np.float32), tokens
+
 
 class DiskCachedEmbedder(Embedder):
     """Wraps an embedder and keeps its vectors in a file, so the second store is not embedded again."""
@@ -87,6 +102,20 @@ class DiskCachedEmbedder(Embedder):
                 self.cache[hashlib.sha1(text.encode()).hexdigest()] = vector
         self.hits += len(texts) - len(missing)
         return [self.cache[k] for k in keys]
+
+    def embed_with_tokens(self, texts: list[str]):
+        # Token vectors are not cached (they would be gigabytes): the index is built as `assistant ingest`
+        # builds it, token vectors included, and only the second store's sentence vectors are reused.
+        vectors, tokens = self.inner.embed_with_tokens(texts)
+        for text, vector in zip(texts, vectors, strict=True):
+            self.cache[hashlib.sha1(text.encode()).hexdigest()] = list(map(float, vector))
+        return vectors, tokens
+
+    def token_ids(self, text: str) -> list[int]:
+        return self.inner.token_ids(text)
+
+    def warm(self) -> None:
+        self.inner.warm()
 
     def save(self) -> None:
         self.path.write_bytes(pickle.dumps(self.cache))
@@ -295,17 +324,22 @@ def measure(label: str, corpus: Path, work: Path, args: argparse.Namespace, ques
             if server is not None:
                 server.kill()
                 server.wait()
-        on_disk = size_mb(index) + (size_mb(data) if store == "server" else 0.0)
+        # The model files the index folder caches are not the index: counted apart.
+        models = size_mb(index / "models") if (index / "models").exists() else 0.0
+        on_disk = size_mb(index) - models + (size_mb(data) if store == "server" else 0.0)
+        tokens = sum(size_mb(p) for p in index.glob("state/*/generations/*/tokens"))
         rows.append(
             {
                 "corpus": label,
                 "store": store,
                 **ingest,
                 "index_mb": on_disk,
+                "tokens_mb": tokens,
                 "ingest_peak_mb": ingest["peak_mb"],
                 **{f"q_{k}": v for k, v in query.items()},
             }
         )
+        print(f"  {label:>9} · {store:<8} {json.dumps(rows[-1])}", flush=True)  # each row as soon as it is known
     return rows
 
 
@@ -362,7 +396,8 @@ def main() -> None:
 def report(rows: list[dict], args: argparse.Namespace) -> None:
     header = (
         f"{'corpus':<10}{'store':<10}{'chunks':>8}{'ingest s':>10}{'chunks/s':>10}{'reused':>8}"
-        f"{'index MB':>10}{'p50 ms':>9}{'p95 ms':>9}{'open s':>8}{'BM25':>10}{'RSS ingest':>12}{'RSS query':>11}"
+        f"{'index MB':>10}{'KB/chunk':>9}{'tok KB':>8}{'p50 ms':>9}{'p95 ms':>9}{'open s':>8}{'BM25':>10}"
+        f"{'RSS ingest':>12}{'RSS query':>11}"
     )
     print()
     print(header)
@@ -372,6 +407,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
         print(
             f"{r['corpus']:<10}{r['store']:<10}{r['chunks']:>8}{r['ingest_s']:>10.1f}"
             f"{r['chunks'] / max(r['ingest_s'], 1e-9):>10.1f}{r['reused_vectors']:>8}{r['index_mb']:>10.1f}"
+            f"{r['index_mb'] * 1000 / max(r['chunks'], 1):>9.1f}{r['tokens_mb'] * 1000 / max(r['chunks'], 1):>8.1f}"
             f"{r['q_p50_ms']:>9.0f}{r['q_p95_ms']:>9.0f}{r['q_open_s']:>8.1f}{bm25:>10}"
             f"{r['ingest_peak_mb']:>10.0f}MB{r['q_peak_mb']:>9.0f}MB"
         )
@@ -380,6 +416,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
     print("\n'reused' = vectors taken from the first store's run (the second store is not embedded again),")
     print("so its ingest time is chunking + writing. 'BM25 loaded' = a fresh process opened the index")
     print("without rebuilding the lexical index. RSS = peak resident memory of that step's process.")
+    print("index MB excludes the model files cached in the index folder; 'tok KB' = token vectors per chunk.")
     ok = True
     for store in {r["store"] for r in rows}:
         real = next(r for r in rows if r["corpus"] == "real" and r["store"] == store)

@@ -38,6 +38,27 @@ _SENTENCE_END = re.compile(r"[.!?…:;][’”\"')\]*]*[¹²³⁴⁵⁶⁷⁸⁹
 _LEADING_MARKS = re.compile(r"^[¹²³⁴⁵⁶⁷⁸⁹⁰]+\s+(?=\S)")
 
 
+# pysbd's time grows with the square of the text it is given: a long paragraph is handed to it in
+# windows of about this many characters, each cut after a sentence's stop where there is one (the
+# repair below joins the two halves of a sentence a window cut anyway). Real paragraphs are shorter.
+_WINDOW = 4000
+_WINDOW_CUT = re.compile(r"[.!?][’”\"')\]]*\s+")
+
+
+def _windows(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) windows of `text`, each at most about _WINDOW characters."""
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > _WINDOW:
+        stops = [m.end() for m in _WINDOW_CUT.finditer(text, start + _WINDOW // 2, start + _WINDOW)]
+        cut = stops[-1] if stops else text.rfind(" ", start + _WINDOW // 2, start + _WINDOW) + 1
+        cut = cut if cut > start else start + _WINDOW
+        pieces.append((start, text[start:cut]))
+        start = cut
+    pieces.append((start, text[start:]))
+    return pieces
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets in `text`, trimmed of surrounding white space.
 
@@ -46,8 +67,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     ("(case study" / "13) employs ...") is undone, so no quote starts with a stray mark or stops mid-clause.
     """
     spans: list[tuple[int, int]] = []
-    for span in _segmenter().segment(text):
-        start, end = span.start, span.end
+    found = [(at + s.start, at + s.end) for at, piece in _windows(text) for s in _segmenter().segment(piece)]
+    for start, end in found:
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
@@ -59,7 +80,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             spans[-1] = (spans[-1][0], start + len(marks.group().rstrip()))
             start += marks.end()
         only_marks = not text[start:end].strip("¹²³⁴⁵⁶⁷⁸⁹⁰ ")
-        if spans and (only_marks or not _SENTENCE_END.search(text[spans[-1][0] : spans[-1][1]])):
+        # Only the span's tail is searched: a span grown by many joins is not searched whole each time.
+        tail = text[max(spans[-1][0], spans[-1][1] - 32) : spans[-1][1]] if spans else ""
+        # A "sentence" past a window's length is no sentence (a line with no stops): left in pieces.
+        if spans and (only_marks or not _SENTENCE_END.search(tail)) and end - spans[-1][0] <= _WINDOW:
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))

@@ -45,7 +45,16 @@ class CleanDoc:
 
 
 WORD = re.compile(r"[A-Za-z]+")
-COMPOUND = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
+# Anchored at a word's start and possessive: a long run of letters is read once, not once per letter
+# (the unanchored form backtracked over the rest of the run at every position: quadratic).
+COMPOUND = re.compile(r"(?<![A-Za-z])[A-Za-z]++(?:-[A-Za-z]++)+")
+# No word, number or web address in a report is this long; a longer run of non-space characters (a
+# PDF's lost spaces, a file of one repeated character) is cut with spaces before any pattern reads it,
+# so no regex can spend more than this many steps at one position. Above the longest web address in
+# the five reports (150 characters), so their text is unchanged; the model sees a word longer than
+# 100 characters as one unknown token anyway.
+MAX_RUN = 200
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN}}}(?=\S)")
 KNOWN_ZIPF = 3.0  # about once per million words: rarer "words" are as likely to be fragments
 # A fragment that is a rare word in its own right ("fer", "pu", "ne") still counts as a fragment when
 # the joined word is this many zipf units (powers of ten) more frequent.
@@ -157,7 +166,7 @@ def repair_broken_words(line: str, vocabulary: Vocabulary) -> str:
 
 def join_hyphenated(left: str, right: str, vocabulary: Vocabulary) -> str:
     """Join a line ending "employ-" to one starting "ment": drop the hyphen only for a known word."""
-    head = re.search(r"([A-Za-z]+)-$", left)
+    head = re.search(r"([A-Za-z]+)-$", left[-MAX_RUN - 1 :])  # the last word only: `left` may be long
     tail = re.match(r"([a-z]+)", right)
     if not head or not tail:
         return f"{left} {right}"
@@ -171,7 +180,7 @@ BULLET = re.compile(
     r"^\s*(?:\*?=|[\u2022\u25aa\u25cf\u25a0\u25e6\u2023\u2043\u00b7\u25ba\uf0b7\uf0a7\uf076\uf0d8\uf0fc]|[-*](?=\s))\s*"
 )
 PAGE_NUMBER = re.compile(r"^\s*\d{1,3}\s*$")
-DOT_LEADER = re.compile(r"\.{4,}\s*\S{0,4}\s*$")
+DOT_LEADER = re.compile(r"(?<!\.)\.{4,}+\s*\S{0,4}\s*$")  # anchored, possessive: one try per run of dots
 TOC_TITLES = {"contents", "table of contents", "list of tables", "list of figures"}
 TOC_CELL = re.compile(r"^(?:[.\s\w]{0,3}?\d{1,3}|[ivxlc]{1,6}|page)$", re.IGNORECASE)
 # A publisher's logo with the page number, e.g. "LEARNING AND 9" over "WORK INSTITUTE".
@@ -428,15 +437,28 @@ def _interrupted(drafts: list[_Draft]) -> _Draft | None:
     return None
 
 
+def cap_runs(text: str) -> str:
+    """`text` with a space after every MAX_RUN characters of an unbroken run of non-space characters."""
+    return _LONG_RUN.sub(lambda m: m.group() + " ", text)
+
+
 def _draft_text(draft: _Draft, markdown: bool, vocabulary: Vocabulary) -> str:
-    text = draft.lines[0].text
+    # Line texts joined once at the end, and only the last line's tail inspected: growing one string
+    # line by line (and searching it whole for "-$") was quadratic in the paragraph's length.
+    parts = [draft.lines[0].text]
     for line in draft.lines[1:]:
-        if re.search(r"[A-Za-z]-$", text) and line.text[0].islower():
-            text = join_hyphenated(text, line.text, vocabulary)
-        elif re.search(r"\d-$", text) and line.text[0].isdigit():
-            text += line.text  # "(2016-" + "18)"
-        else:
-            text = f"{text} {line.text}"
+        last, right = parts[-1], line.text
+        if re.search(r"[A-Za-z]-$", last[-2:]) and right[0].islower():
+            tail = last[-(MAX_RUN + 1) :]
+            joined = join_hyphenated(tail, right, vocabulary)
+            if joined == f"{tail} {right}":
+                parts.append(" ")
+            elif joined != tail + right:
+                parts[-1] = last[:-1]  # "employ-" + "ment": the hyphen goes
+        elif not (re.search(r"\d-$", last[-2:]) and right[0].isdigit()):  # "(2016-" + "18)" stay joined
+            parts.append(" ")
+        parts.append(right)
+    text = "".join(parts)
     if draft.kind == "heading":
         text = sections.heading_title(text, markdown=markdown)
     text = re.sub(r" {2,}", " ", repair_broken_words(text, vocabulary))
@@ -447,6 +469,7 @@ def clean_document(
     pages: Sequence[PageText], *, markdown: bool = False, vocabulary: Vocabulary | None = None
 ) -> CleanDoc:
     """Clean raw page texts into headings and paragraphs with offsets, source lines, pages and sections."""
+    pages = [PageText(cap_runs(page.text), page.page, page.first_line) for page in pages]
     if vocabulary is None:
         vocabulary = Vocabulary.from_texts(page.text for page in pages)
     blocks: list[Block] = []

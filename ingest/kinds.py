@@ -21,7 +21,7 @@ from ingest.clean import DOT_LEADER, Block
 
 # "APPENDIX D – BIBLIOGRAPHY\t72", "Introduction ........ 3", "A\tIntroduction\t3".
 CONTENTS_LINE = re.compile(
-    r"(?:\.{4,}|…{2,})\s*\S{0,4}\s*$"
+    r"(?:(?<!\.)\.{4,}+|(?<!…)…{2,}+)\s*\S{0,4}\s*$"
     # A heading's number, letter or capitals, a tab, then its page: "1.1 Context\t1", "EXECUTIVE SUMMARY\ti".
     r"|^(?:[^\W\d_]\t.*|\d{1,2}(?:\.\d{1,2})*\.?\s.*|[A-Z][A-Z ,&:’'“”–-]{3,})"
     r"\t\s*(?:[.\w]\s*)?(?:\d{1,3}|[ivxl]{1,5})\s*$"
@@ -51,10 +51,15 @@ BLURB = re.compile(
     r"^(?:The )?[A-Z][\w&'’.\- ]{1,60}? (?:is|are) (?:an?|the|[A-Z][\w’']+)\b[^.]{0,40}?"
     r"\b(?:independent|charitable|not-for-profit|grant-maker|registered charity)\b"
 )
-EMAIL = re.compile(r"\S+@\S+\.\w+")
+# Each pattern below is anchored or possessive where a run could make it backtrack: at most one pass
+# over a long run of letters, hyphens or "@"s, not one per character (see tests/unit/test_long_input.py).
+EMAIL = re.compile(r"\S@[^\s.@]++\.\w")
 # A UK postcode ("W1F 7LS", "S63 7ER"): in a short line, an address.
 POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}\b")
-URL = re.compile(r"https?://|\bwww\.|<http|\b[\w-]+\.(?:org|gov|co|ac)\.uk\b|\b[\w-]+\.(?:com|org|net)/", re.IGNORECASE)
+URL = re.compile(
+    r"https?://|\bwww\.|<http|(?<![\w-])[\w-]++\.(?:org|gov|co|ac)\.uk\b|(?<![\w-])[\w-]++\.(?:com|org|net)/",
+    re.IGNORECASE,
+)
 YEAR_IN_PARENS = re.compile(r"\((?:19|20)\d{2}[a-z]?(?:,[^)]{0,30})?\)")
 CITATION_ONLY = re.compile(r"^\([^()]*\b(?:19|20)\d{2}[a-z]?\b[^()]*\)\.?$")
 # Prose starts with these; a bibliography entry starts with its authors or its title.

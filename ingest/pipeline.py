@@ -27,15 +27,16 @@ from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IngestError
-from assistant.late import TokenVectors
+from assistant.late import TOKEN_DIMS, TokenVectors, TokenWriter
 from assistant.lexical import LexicalIndex
+from assistant.matrices import fit_basis
 from assistant.peek import read_store
 from assistant.rank import prepare as prepare_ranker
 from assistant.store import ChunkStore, Generation, Record, chunker_version, is_write_failure, write_failure
 from assistant.types import Chunk, ReportInfo
 from assistant.units import UnitIndex
 from ingest.chunk import chunk_document, embedding_text
-from ingest.clean import clean_document
+from ingest.clean import CleanDoc, clean_document
 from ingest.corpus import FileFailure, discover
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
@@ -58,15 +59,77 @@ class IngestSummary:
     seconds: float = 0.0
     rebuilt: bool = False
     generation: str | None = None  # the generation serving after the run
+    estimate: Estimate | None = None  # what was announced before embedding
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How much embedding a run has ahead of it, said before it starts."""
+
+    chunks: int  # passages to embed (new or changed text)
+    rate: float  # passages per second
+    measured: bool  # the rate was measured by an earlier ingest of this index (else a typical one)
+
+    @property
+    def seconds(self) -> float:
+        return self.chunks / self.rate if self.rate > 0 else 0.0
+
+    def describe(self) -> str:
+        how = "the rate measured by the last ingest" if self.measured else "a typical rate on two cores"
+        time_ = _duration(self.seconds)
+        return f"{self.chunks:,} passages to embed: about {time_} at {self.rate:.0f} passages/s ({how})."
+
+
+# Passages per second when no ingest of this index has measured it: MiniLM int8 on two busy cores.
+TYPICAL_RATE = 12.0
+# Cleaned characters per passage on the five reports (230-token chunks with one sentence of overlap):
+# how many passages a text will make, before it is cut (a file far over the limit is refused unchunked).
+CHARS_PER_CHUNK = 1100
+
 ProgressFactory = Callable[..., object]
 # on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
 FileProgress = Callable[[int, int, str], None]
+# on_estimate(estimate): called once, before the first passage is embedded.
+EstimateHook = Callable[[Estimate], None]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def measured_rate(settings: Settings) -> float | None:
+    """Passages embedded per second by the last ingest of this index that embedded enough to tell."""
+    try:
+        rate = float(json.loads((settings.state_dir / "rate.json").read_text(encoding="utf-8"))["chunks_per_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return rate if rate > 0 else None
+
+
+def _save_rate(settings: Settings, chunks: int, seconds: float) -> None:
+    if chunks < 32 or seconds <= 0:  # a few passages measure the model's start, not its rate
+        return
+    target = settings.state_dir / "rate.json"
+    partial = target.with_name(".rate.json.partial")
+    try:
+        partial.write_text(json.dumps({"chunks_per_s": chunks / seconds, "chunks": chunks}), encoding="utf-8")
+        os.replace(partial, target)
+    except OSError:
+        pass  # only the next estimate is less exact
+
+
+def estimate_for(settings: Settings, chunks: int) -> Estimate:
+    """The time `chunks` passages take to embed, at this index's measured rate (or a typical one)."""
+    rate = measured_rate(settings)
+    return Estimate(chunks, rate or TYPICAL_RATE, rate is not None)
 
 
 def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
@@ -90,9 +153,14 @@ def run_ingest(
     embedder: Embedder | None = None,
     progress: bool = True,
     on_file: FileProgress | None = None,
+    on_estimate: EstimateHook | None = None,
+    max_chunks: int | None = None,
 ) -> IngestSummary:
     """Bring the index in line with the files under `paths` (default: the corpus folder).
 
+    `on_estimate` hears how many passages will be embedded and about how long that takes, before it
+    starts. A file that makes more than `max_chunks` passages is refused (a failure naming the numbers)
+    before it is embedded; the app sets it from `ASSISTANT_MAX_UPLOAD_CHUNKS`.
     A full disk, a read-only folder or a lost server stops the run with a clear `AssistantError`;
     the generation serving before the run keeps serving, untouched.
     """
@@ -106,7 +174,8 @@ def run_ingest(
     with _writing(settings.state_dir), _exclusive(settings.state_dir):
         if rebuild or refused or not _nothing_changed(settings, embedder, catalog, files, folders, summary):
             store = ChunkStore(settings, embedder)
-            _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, progress, on_file)
+            hooks = _Hooks(progress, on_file, on_estimate, max_chunks)
+            _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, hooks)
         try:
             _save_skipped(settings, summary.failures)
         except OSError as exc:  # only the app's list of skipped files is stale; the index is whole
@@ -143,6 +212,12 @@ def _nothing_changed(
         kept.add(f"{settings.collection}.{pointer['previous']}")
     if set(found.collections) - kept:
         return False  # a build left by a killed run, or the old single collection: `_run` prunes them
+    generations = settings.state_dir / "generations"
+    ids = {current, str(pointer.get("previous") or "")}
+    if generations.is_dir() and any(p.name not in ids for p in generations.iterdir()):
+        return False  # a killed build's folder: `_run` sweeps it
+    if found.orphan_folders():
+        return False
     if any((settings.state_dir / name).exists() for name in ("manifest.json", "bm25")):
         return False  # files of the old layout, which `_run` removes
     versions = {"embedder": embedder.version, "chunker": chunker_version(settings)}
@@ -167,6 +242,16 @@ def _nothing_changed(
     summary.total_chunks = sum(counts.values())
     summary.generation = current
     return True
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """How a run reports (progress bars, per-file and estimate callbacks) and what it refuses."""
+
+    progress: bool = True
+    on_file: FileProgress | None = None
+    on_estimate: EstimateHook | None = None
+    max_chunks: int | None = None
 
 
 def _save_skipped(settings: Settings, failures: list[FileFailure]) -> None:
@@ -206,8 +291,7 @@ def _run(
     refused: set[str],
     folders: list[Path],
     summary: IngestSummary,
-    progress: bool,
-    on_file: FileProgress | None,
+    hooks: _Hooks,
 ) -> None:
     embedder = store.embedder
     versions = {"embedder": embedder.version, "chunker": chunker_version(settings)}
@@ -255,7 +339,7 @@ def _run(
     warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
     if todo:
         warming.start()
-    prepared = _prepare_all(todo, catalog, settings, embedder, summary, progress, on_file)
+    prepared = _prepare_all(todo, catalog, settings, embedder, summary, hooks)
     if current is not None and not prepared and not removed and not stale and not summary.rebuilt:
         warming.join()  # not left loading torch while the interpreter exits
         summary.total_chunks = sum(counts.values())  # every changed file failed: the index stays as it is
@@ -303,7 +387,7 @@ def _run(
         warming.join()
     generation = store.new_generation()
     try:
-        _build(store, generation, carried, new_chunks, pool, current, settings, summary, progress)
+        _build(store, generation, carried, new_chunks, pool, current, settings, summary, hooks)
         manifest.path = generation.state_dir / "manifest.json"
         manifest.save()
         lexical = LexicalIndex.build(everything, generation.id)
@@ -338,17 +422,20 @@ def _prepare_all(
     settings: Settings,
     embedder: Embedder,
     summary: IngestSummary,
-    progress: bool,
-    on_file: FileProgress | None,
+    hooks: _Hooks,
 ) -> dict[str, list[Chunk]]:
     """Load and clean every changed file, then chunk them all; failures are recorded and skipped.
 
     Chunking needs the tokenizer, which the embedder may hold while its model loads: cleaning every
-    file first lets that load overlap the work that does not need it.
+    file first lets that load overlap the work that does not need it. Each cleaned text is dropped
+    as soon as it is cut, and a file over `hooks.max_chunks` is refused before it is cut when its
+    length already shows it (else once its passages are counted), never after embedding.
     """
     from tqdm import tqdm
 
-    cleaned: list[tuple[Path, str, ReportInfo, object]] = []
+    progress, on_file, limit = hooks.progress, hooks.on_file, hooks.max_chunks
+
+    cleaned: list[tuple[Path, str, ReportInfo, CleanDoc]] = []
     for done, (path, source) in enumerate(tqdm(todo, desc="files", unit="file", disable=not progress, leave=False)):
         if on_file is not None:
             on_file(done, len(todo), path.name)
@@ -359,22 +446,43 @@ def _prepare_all(
             if loaded.encoding:
                 summary.encodings[source] = loaded.encoding
             report = report_for(path, catalog, loaded.title, loaded.year)
-            cleaned.append((path, source, report, clean_document(loaded.pages, markdown=loaded.markdown)))
+            doc = clean_document(loaded.pages, markdown=loaded.markdown)
+            del loaded  # the raw pages: only the cleaned text is needed from here
+            guess = len(doc.text) // CHARS_PER_CHUNK
+            if limit is not None and guess > 2 * limit:  # clearly over: refused without cutting it
+                raise IngestError(_too_many(path, settings, guess, limit, about=True))
+            cleaned.append((path, source, report, doc))
     prepared: dict[str, list[Chunk]] = {}
-    for path, source, report, doc in cleaned:
+    while cleaned:
+        path, source, report, doc = cleaned.pop(0)  # each cleaned text goes once it is cut
         with _per_file(path, source, summary):
             chunks = chunk_document(
-                doc,  # type: ignore[arg-type]
+                doc,
                 report,
                 source,
                 embedder.count_tokens,
                 target_tokens=settings.chunk_tokens,
                 overlap_sentences=settings.chunk_overlap_sentences,
             )
+            del doc
             if not chunks:
                 raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
+            if limit is not None and len(chunks) > limit:
+                raise IngestError(_too_many(path, settings, len(chunks), limit, about=False))
             prepared[source] = chunks
     return prepared
+
+
+def _too_many(path: Path, settings: Settings, chunks: int, limit: int, *, about: bool) -> str:
+    """Why a file is refused for its size, with the numbers, and what to do instead."""
+    estimate = estimate_for(settings, chunks)
+    count = f"about {chunks:,}" if about else f"{chunks:,}"
+    return (
+        f"{path.name}: makes {count} passages, about {_duration(estimate.seconds)} of indexing at "
+        f"{estimate.rate:.0f} passages/s; uploads are limited to {limit:,} passages "
+        "(ASSISTANT_MAX_UPLOAD_CHUNKS). Split the report, or add it to the corpus folder and run "
+        "`assistant ingest`, which shows its progress."
+    )
 
 
 @contextmanager
@@ -399,15 +507,14 @@ def _build(
     current: Generation | None,
     settings: Settings,
     summary: IngestSummary,
-    progress: bool,
+    hooks: _Hooks,
 ) -> None:
     """Fill the new generation: carried-over chunks with their vectors, then new text in one sorted pass."""
-    from tqdm import tqdm
-
     embedder = store.embedder
     old_tokens = TokenVectors.load(current.state_dir / "tokens") if current and pool else None
+    if old_tokens is not None and old_tokens.embedder and old_tokens.embedder != embedder.version:
+        old_tokens = None
     with_tokens = type(embedder).embed_with_tokens is not Embedder.embed_with_tokens
-    tokens: dict[str, np.ndarray] = {}
 
     def reusable(chunk_id: str) -> bool:
         return chunk_id in pool and (not with_tokens or (old_tokens is not None and chunk_id in old_tokens))
@@ -417,26 +524,70 @@ def _build(
     ready = [r for r in carried if reusable(r.chunk.chunk_id)] + reused
     fresh = [r.chunk for r in carried if not reusable(r.chunk.chunk_id)]
     fresh += [c for c in new_chunks if not reusable(c.chunk_id)]
-    if old_tokens is not None and with_tokens:
-        tokens.update(old_tokens.subset(r.chunk.chunk_id for r in ready))
     store.write(generation, [r.chunk for r in ready], [r.vector for r in ready])
+    sink = _TokenSink(generation.state_dir / "tokens", embedder.version, old_tokens) if with_tokens else None
+    if sink is not None:
+        sink.carry([r.chunk.chunk_id for r in ready])
+    del ready, reused
 
-    # One pass over the new text, shortest first: each batch holds texts of similar length (less padding).
+    summary.estimate = estimate_for(settings, len(fresh))
+    if hooks.on_estimate is not None and fresh:
+        hooks.on_estimate(summary.estimate)
+    started = time.perf_counter()
+    with_tokens = _embed_fresh(store, generation, fresh, sink, settings, summary, hooks.progress)
+    _save_rate(settings, summary.chunks_embedded, time.perf_counter() - started)
+    if sink is not None and with_tokens:
+        sink.close()
+
+
+def _embedding_order(fresh: list[Chunk], texts: dict[str, str], first: int) -> list[Chunk]:
+    """The order new chunks are embedded in: a spread sample first, then the rest shortest first.
+
+    The sample (every n-th chunk by id) is what the token vectors' projection is fitted on, so it
+    must cover the whole text, not its shortest passages; after it each batch holds texts of similar
+    length (less padding).
+    """
+    by_id = sorted(fresh, key=lambda c: c.chunk_id)
+    step = max(1, len(by_id) // first)
+    sample = by_id[::step][:first]
+    taken = {c.chunk_id for c in sample}
+    rest = sorted((c for c in fresh if c.chunk_id not in taken), key=lambda c: (len(texts[c.chunk_id]), c.chunk_id))
+    return sample + rest
+
+
+def _embed_fresh(
+    store: ChunkStore,
+    generation: Generation,
+    fresh: list[Chunk],
+    sink: _TokenSink | None,
+    settings: Settings,
+    summary: IngestSummary,
+    progress: bool,
+) -> bool:
+    """Embed and write the new chunks a batch at a time: nothing of a batch is kept once it is written.
+
+    Returns whether token vectors were written (False when the embedder turned out to give none).
+    """
+    from tqdm import tqdm
+
+    embedder = store.embedder
     texts = {c.chunk_id: embedding_text(c) for c in fresh}
-    fresh.sort(key=lambda c: (len(texts[c.chunk_id]), c.chunk_id))
-    bar = tqdm(total=len(fresh), desc="embedding", unit="chunk", disable=not progress, leave=False)
     batch_size = settings.embed_batch_size
-    for i in range(0, len(fresh), batch_size):
-        batch = fresh[i : i + batch_size]
-        batch_texts = [texts[c.chunk_id] for c in batch]
+    order = _embedding_order(fresh, texts, _BASIS_SAMPLE)
+    with_tokens = sink is not None
+    bar = tqdm(total=len(order), desc="embedding", unit="chunk", disable=not progress, leave=False)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        batch_texts = [texts.pop(c.chunk_id) for c in batch]
         if with_tokens:
             try:
                 vectors, matrices = embedder.embed_with_tokens(batch_texts)
-                for chunk, matrix in zip(batch, matrices, strict=True):
-                    tokens[chunk.chunk_id] = np.asarray(matrix, dtype=np.float16)
+                assert sink is not None
+                sink.add([c.chunk_id for c in batch], matrices)
             except NotImplementedError:
                 with_tokens = False
-                tokens.clear()
+                if sink is not None:
+                    sink.abandon()
                 vectors = embedder.embed_documents(batch_texts)
         else:
             vectors = embedder.embed_documents(batch_texts)
@@ -444,8 +595,69 @@ def _build(
         summary.chunks_embedded += len(batch)
         bar.update(len(batch))
     bar.close()
-    if with_tokens:
-        TokenVectors.build(tokens, embedder.version).save(generation.state_dir / "tokens")
+    return with_tokens
+
+
+_BASIS_SAMPLE = 64  # chunks (about 12,000 token rows) the token vectors' projection is fitted on
+
+
+class _TokenSink:
+    """A generation's token vectors, written to disk as they come (never all held in memory).
+
+    Carried chunks keep their stored rows (and the basis they were projected on). A generation with
+    no earlier rows to follow fits its basis on the first _BASIS_SAMPLE new chunks (the spread
+    sample), held until then (about 20 MB), then written like the rest.
+    """
+
+    def __init__(self, directory: Path, embedder: str, old: TokenVectors | None):
+        self.directory, self.embedder, self.old = directory, embedder, old
+        self.writer: TokenWriter | None = None
+        self.carried: list[str] = []
+        self.waiting: list[tuple[str, np.ndarray]] = []
+
+    def carry(self, chunk_ids: list[str]) -> None:
+        self.carried = chunk_ids
+        if self.old is not None and self.old.basis is not None:
+            self._open(self.old.basis, self.old.source_dims)
+
+    def _open(self, basis: np.ndarray | None, dims: int) -> TokenWriter:
+        self.writer = TokenWriter(self.directory, self.embedder, dims, basis)
+        if self.old is not None and self.carried:
+            self.old.copy_to(self.writer, self.carried)
+        return self.writer
+
+    def add(self, chunk_ids: list[str], matrices: Sequence[np.ndarray]) -> None:
+        if self.writer is None:
+            self.waiting.extend(zip(chunk_ids, matrices, strict=True))
+            if len(self.waiting) >= _BASIS_SAMPLE:
+                self._flush()
+            return
+        for chunk_id, matrix in zip(chunk_ids, matrices, strict=True):
+            self.writer.add(chunk_id, matrix)
+
+    def _flush(self) -> None:
+        """Fit the basis on the chunks held, open the writer and write them."""
+        rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
+        dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
+        writer = self._open(fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None, dims)
+        for chunk_id, matrix in self.waiting:
+            writer.add(chunk_id, matrix)
+        self.waiting = []
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            self.writer.abandon()
+        self.writer, self.waiting = None, []
+
+    def close(self) -> None:
+        if self.writer is None and self.waiting:
+            self._flush()
+        writer = self.writer
+        if writer is None:  # nothing new was embedded: only carried rows (kept as they were stored)
+            if self.old is None:
+                return
+            writer = self._open(self.old.basis, self.old.source_dims)
+        writer.close()
 
 
 def _build_units(

@@ -64,8 +64,12 @@ def add_report(assistant: Assistant) -> None:
     if "upload-result" in st.session_state:
         st.success(st.session_state.pop("upload-result"), icon=":material/check_circle:")
     with st.expander("Add a report", icon=":material/upload_file:"):
+        from ingest.pipeline import CHARS_PER_CHUNK
+
+        text_mb = settings.max_upload_chunks * CHARS_PER_CHUNK / 1e6
         st.caption(
-            f"PDF, TXT or Markdown, up to {settings.max_upload_mb} MB. It is saved in the corpus folder "
+            f"PDF, TXT or Markdown, up to {settings.max_upload_mb} MB and {settings.max_upload_chunks:,} passages "
+            f"(about {text_mb:.0f} MB of plain text). It is saved in the corpus folder "
             "and indexed straight away; answers can cite it as soon as this finishes."
         )
         upload = st.file_uploader("Report file", type=UPLOAD_TYPES, key="upload")
@@ -89,9 +93,18 @@ def index_upload(assistant: Assistant, path: Path) -> None:
         def on_file(done: int, total: int, name: str) -> None:
             bar.progress(done / max(total, 1), text=literal(f"Indexing {name}" if name else "Updating the index"))
 
+        def on_estimate(estimate) -> None:  # said before embedding starts, so a long wait is expected
+            st.info(literal(f"{path.name}: {estimate.describe()}"), icon=":material/schedule:")
+
         try:
             summary = run_ingest(
-                assistant.settings, [path], embedder=assistant.embedder, progress=False, on_file=on_file
+                assistant.settings,
+                [path],
+                embedder=assistant.embedder,
+                progress=False,
+                on_file=on_file,
+                on_estimate=on_estimate,
+                max_chunks=assistant.settings.max_upload_chunks,
             )
         except AssistantError as exc:
             path.unlink(missing_ok=True)

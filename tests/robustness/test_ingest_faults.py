@@ -158,7 +158,8 @@ def test_cli_reports_a_full_disk_in_one_line(
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # The estimate announced before embedding comes first; then the error, in one line.
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("Embedding: ")]
     assert lines[0].startswith("Error: Cannot write the index") and "assistant ingest" in result.stderr
 
 

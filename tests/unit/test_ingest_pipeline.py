@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.config import Settings
@@ -424,3 +425,67 @@ def test_a_changed_catalog_entry_is_not_taken_for_no_change(settings: Settings, 
     catalog = corpus_dir / "catalog.toml"
     catalog.write_text(catalog.read_text().replace("Networks", "Employer networks", 1))
     assert run_ingest(settings, progress=False).indexed  # the fingerprint holds the catalog entry
+
+
+def test_estimate_is_announced_before_embedding(settings: Settings) -> None:
+    heard = []
+    summary = run_ingest(settings, progress=False, on_estimate=heard.append)
+    assert len(heard) == 1 and heard[0].chunks == summary.chunks_embedded == summary.total_chunks
+    assert heard[0].seconds > 0 and "passages to embed" in heard[0].describe()
+
+
+def test_a_file_over_the_passage_limit_is_refused_with_the_numbers_before_embedding(
+    settings: Settings, corpus_dir: Path
+) -> None:
+    run_ingest(settings, progress=False)
+    before = _ids(settings)
+    big = corpus_dir / "big-2021.txt"
+    big.write_text("Big Report\n\n" + "\n\n".join(f"Employers in area {i} trained staff." * 40 for i in range(60)))
+    summary = run_ingest(settings, [big], progress=False, max_chunks=5)
+    assert summary.chunks_embedded == 0 and not summary.indexed
+    (failure,) = summary.failures
+    assert "big-2021.txt: makes" in failure.reason and "limited to 5 passages" in failure.reason
+    assert "ASSISTANT_MAX_UPLOAD_CHUNKS" in failure.reason
+    assert _ids(settings) == before
+
+
+def test_what_a_killed_build_left_is_removed_by_the_next_ingest(settings: Settings) -> None:
+    run_ingest(settings, progress=False)
+    orphan_segment = settings.index_dir / "chroma" / "0123abcd-0000-4000-8000-00000000beef"
+    orphan_segment.mkdir()
+    (orphan_segment / "data_level0.bin").write_bytes(b"\0" * 1000)
+    orphan_generation = settings.state_dir / "generations" / "g20200101T000000000000-abcdef"
+    (orphan_generation / "tokens").mkdir(parents=True)
+    live = {p.name for p in (settings.index_dir / "chroma").iterdir()} - {orphan_segment.name}
+    run_ingest(settings, progress=False)
+    assert not orphan_segment.exists() and not orphan_generation.exists()
+    assert live <= {p.name for p in (settings.index_dir / "chroma").iterdir()}  # the live segments stay
+    assert _store(settings).count() > 0
+
+
+def test_token_vectors_of_a_larger_model_are_projected_and_carried(
+    settings: Settings, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import embeddings, late
+    from assistant.late import TokenVectors
+    from ingest import pipeline
+    from tests.conftest import FakeEmbedder
+
+    TOKEN_DIMS = 128  # the projection is off by default (see assistant/late.py): this tests it on
+    monkeypatch.setattr(late, "TOKEN_DIMS", TOKEN_DIMS)
+    monkeypatch.setattr(pipeline, "TOKEN_DIMS", TOKEN_DIMS)
+
+    class Wide(FakeEmbedder):
+        dims = 384
+
+    monkeypatch.setitem(embeddings._REGISTRY, "fake", lambda s: Wide())
+    run_ingest(settings, progress=False)
+    first = TokenVectors.load(_generation(settings).state_dir / "tokens")
+    assert first is not None and first.basis is not None and first.basis.shape == (384, TOKEN_DIMS)
+    md = corpus_dir / "beta-2015-colleges.md"
+    md.write_text(md.read_text().replace("Building trust takes time.", "Building trust takes years."))
+    run_ingest(settings, progress=False)
+    second = TokenVectors.load(_generation(settings).state_dir / "tokens")
+    assert second is not None and np.array_equal(second.basis, first.basis)
+    kept = next(i for i in _ids(settings) if i.startswith("alpha"))
+    assert np.array_equal(first.get(kept), second.get(kept))
