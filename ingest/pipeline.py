@@ -224,6 +224,8 @@ def _nothing_changed(
     metadata = found.metadata(f"{settings.collection}.{current}") or {}
     if any(metadata.get(k) != v for k, v in versions.items()):
         return False
+    if not _derived_current(settings.state_dir / "generations" / current):
+        return False  # made by an older version of the code: `_run` makes them again
     manifest = Manifest.load(settings.state_dir / "generations" / current / "manifest.json")
     counts = found.source_counts(f"{settings.collection}.{current}")
     if counts is None or counts != Counter({s: e.get("chunks") for s, e in manifest.files.items()}):
@@ -241,6 +243,29 @@ def _nothing_changed(
     summary.unchanged.extend(source for _, source in files)
     summary.total_chunks = sum(counts.values())
     summary.generation = current
+    return True
+
+
+def _derived_current(folder: Path) -> bool:
+    """Whether the generation's derived files (token vectors, units, the ranker's derivation) are of this
+    code's versions: reading their small headers, not the files."""
+    from assistant.late import TOKENS_VERSION
+    from assistant.rank import DERIVED_VERSION
+    from assistant.units import UNITS_VERSION
+
+    expected = {
+        folder / "tokens" / "index.json": TOKENS_VERSION,
+        folder / "units" / "units.json": UNITS_VERSION,
+        folder / "ranker" / "derived.json": DERIVED_VERSION,
+    }
+    for path, version in expected.items():
+        try:
+            with open(path, encoding="utf-8") as handle:
+                head = handle.read(200)
+        except OSError:
+            return False
+        if f'"version": "{version}"' not in head:
+            return False
     return True
 
 
@@ -329,7 +354,9 @@ def _run(
         s for s in manifest.files if s in refused or (s not in present and _under(s, folders, settings.corpus_dir))
     ]
     stale = set(counts) - set(manifest.files)  # chunks no manifest entry accounts for
-    if current is not None and not todo and not removed and not stale and not summary.rebuilt:
+    # Derived files of an older code version (token vectors, units): a new generation makes them again.
+    outdated = current is not None and not _derived_current(current.state_dir)
+    if current is not None and not todo and not removed and not stale and not outdated and not summary.rebuilt:
         summary.total_chunks = sum(counts.values())
         summary.generation = current.id
         return
@@ -340,7 +367,7 @@ def _run(
     if todo:
         warming.start()
     prepared = _prepare_all(todo, catalog, settings, embedder, summary, hooks)
-    if current is not None and not prepared and not removed and not stale and not summary.rebuilt:
+    if current is not None and not prepared and not removed and not stale and not outdated and not summary.rebuilt:
         warming.join()  # not left loading torch while the interpreter exits
         summary.total_chunks = sum(counts.values())  # every changed file failed: the index stays as it is
         summary.generation = current.id

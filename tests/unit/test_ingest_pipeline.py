@@ -489,3 +489,14 @@ def test_token_vectors_of_a_larger_model_are_projected_and_carried(
     assert second is not None and np.array_equal(second.basis, first.basis)
     kept = next(i for i in _ids(settings) if i.startswith("alpha"))
     assert np.array_equal(first.get(kept), second.get(kept))
+
+
+def test_derived_files_of_an_older_version_are_made_again(settings: Settings) -> None:
+    first = run_ingest(settings, progress=False)
+    units = settings.state_dir / "generations" / first.generation / "units" / "units.json"
+    units.write_text(units.read_text(encoding="utf-8").replace('"units-', '"units-old-', 1), encoding="utf-8")
+    again = run_ingest(settings, progress=False)
+    assert again.ok and again.generation != first.generation  # not taken for "nothing changed"
+    rebuilt = settings.state_dir / "generations" / again.generation
+    assert (rebuilt / "units" / "units.json").is_file() and (rebuilt / "ranker" / "derived.json").is_file()
+    assert run_ingest(settings, progress=False).generation == again.generation  # and then it is current
