@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -15,6 +16,7 @@ from assistant.conversation import Resolution, resolve
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
+from assistant.generate.prompt import is_abstention
 from assistant.lexical import import_bm25s
 from assistant.plan import Plan, make_plan
 from assistant.question import read_question
@@ -33,6 +35,7 @@ QUOTABLE = 12  # the writer chooses among the ranker's best 12 units (5 points a
 CLAIM_QUOTABLE = 3
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -138,7 +141,8 @@ class Assistant:
             points_at=understood.ranker.model.points_at,
         )
         found = replace(found, passages=list(request.passages))
-        if self._too_weak(found, understood.ranking):
+        wrote = not self._too_weak(found, understood.ranking)
+        if not wrote:
             answer = self._abstain(question, found, request, writer_name, understood.ranking)
         else:
             pieces: list[str] = []
@@ -147,9 +151,11 @@ class Assistant:
                 if writer_name != "extractive":
                     yield piece
             draft = "".join(pieces)
-            answer = self._finish(question, draft, found, writer_name)
+            checked = self._check(draft, request, writer_name)
+            answer = _answer(question, checked, found, writer_name, abstained=False)
             if not answer.citations:
-                answer = self._abstain(question, found, request, writer_name, understood.ranking)
+                # Nothing supported is left: the same abstention as the offline writer's, saying what was dropped.
+                answer = self._abstain(question, found, request, writer_name, understood.ranking, dropped=checked)
             elif writer_name == "extractive":
                 yield from answer.answer.splitlines(keepends=True)
         done = time.perf_counter()
@@ -160,6 +166,15 @@ class Assistant:
             "generate": (done - retrieved) * 1000,
             "total": (done - started) * 1000,
         }
+        usage = getattr(answer_writer, "last_usage", None)
+        answer.usage = dict(usage()) if callable(usage) and wrote else {}
+        if answer.usage:
+            _log.info(
+                "%s writer: %d passages, prompt %s tokens, reply %s tokens; retrieve %.0f ms, generate %.0f ms",
+                writer_name, len(request.passages), answer.usage.get("prompt_tokens", "?"),
+                answer.usage.get("completion_tokens", "?"), answer.timings_ms["retrieve"],
+                answer.timings_ms["generate"],
+            )
         yield answer
 
     def understand(
@@ -254,17 +269,27 @@ class Assistant:
         # The question-level model weighs the best units' probabilities with the retrieval's signals.
         return not ranking.units or ranking.answerable < model.abstain_below
 
-    def _finish(self, question: str, draft: str, found: Retrieval, writer_name: str) -> Answer:
-        checked = verify(draft, found.passages, self.catalog.reports, self.embedder.embed_documents)
-        return _answer(question, checked, found, writer_name, abstained=False)
+    def _check(self, draft: str, request: WriteRequest, writer_name: str) -> Verified:
+        """The draft verified against the passages its writer was given; a model's draft strictly."""
+        if writer_name != "extractive" and is_abstention(draft):
+            return Verified(text="", citations=[], removed=0, verified=True)  # the model said it is not covered
+        strict = writer_name != "extractive"
+        return verify(draft, request.passages, self.catalog.reports, self.embedder.embed_documents, strict=strict)
 
     def _abstain(
-        self, question: str, found: Retrieval, request: WriteRequest, writer_name: str, ranking: Ranking
+        self,
+        question: str,
+        found: Retrieval,
+        request: WriteRequest,
+        writer_name: str,
+        ranking: Ranking,
+        dropped: Verified | None = None,
     ) -> Answer:
         """Say plainly that the reports do not cover it, with up to three nearest related sentences.
 
         They are the ranker's best units; the question-level model, which weighs them, judged that none
-        answers the question.
+        answers the question. `dropped` is the writer's draft as verified, when every claim in it had to be
+        removed: the answer then counts them and says why.
         """
         lines = [NOT_COVERED]
         passages: list[Passage] = []
@@ -290,6 +315,8 @@ class Assistant:
                 label = (request.report_labels or {}).get(report, report)
                 lines.append(f"- “{text}” [{n}] — *{label}*")
         checked = verify("\n".join(lines), passages, self.catalog.reports)
+        if dropped is not None and dropped.removals:
+            checked = replace(checked, removed=dropped.removed, verified=False, removals=dropped.removals)
         return _answer(question, checked, replace(found, passages=passages or found.passages[:3]), writer_name,
                        abstained=True)
 
@@ -360,9 +387,9 @@ def _in_background(task: Callable[[], T], name: str) -> Callable[[], T]:
 
 def _answer(question: str, checked: Verified, found: Retrieval, writer_name: str, *, abstained: bool) -> Answer:
     """The Answer for a verified text, with a notice when unsupported statements were removed."""
-    notice = ""
-    if checked.removed:
-        notice = f"{checked.removed} statement(s) not supported by the cited passages were removed."
+    notice = checked.why or (
+        f"{checked.removed} statement(s) not supported by the cited passages were removed." if checked.removed else ""
+    )
     return Answer(
         question=question,
         answer=checked.text,

@@ -63,7 +63,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="Any OpenAI-compatible server.")
     openai_api_key: str | None = Field(None)
     openai_model: str = Field("gpt-4o-mini")
-    llm_timeout_s: float = Field(60.0)
+    # Bounds on one model request. 400 tokens hold a lead sentence and five cited points; unbounded, a small
+    # model once wrote 1,394 tokens (69 s on two cores) before the answer was thrown away.
+    llm_max_tokens: int = Field(400, ge=16, le=8192, description="Most tokens a model may write per answer.")
+    llm_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a model request may take (connecting, and the whole streamed reply)."
+    )
 
     # Limits on input.
     max_question_chars: int = Field(2000, ge=10)

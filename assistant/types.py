@@ -327,6 +327,8 @@ class Answer:
     removed: int = 0
     writer: str = "extractive"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # A model writer's request: prompt_tokens, completion_tokens and max_tokens, as the server reported them.
+    usage: dict[str, int] = field(default_factory=dict)
     id: str | None = None
     notice: str = ""
     searched_as: str = ""  # the query actually searched, when the conversation added context
@@ -371,4 +373,5 @@ class Answer:
                 for p in self.passages
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "usage": dict(self.usage),
         }

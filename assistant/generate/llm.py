@@ -5,8 +5,11 @@ The SDKs are optional (`pip install '.[llm]'`), so they are imported only when a
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from assistant.config import Settings
@@ -30,6 +33,11 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "not-needed"
 # Ollama's default context window is small enough to silently cut off the sources; this fits them all.
 OLLAMA_NUM_CTX = 8192
+# Without a usage report (llama.cpp's server sends none when streaming), the prompt's size is estimated
+# at four characters a token, the usual figure for English with BPE vocabularies.
+CHARS_PER_TOKEN = 4
+
+_log = logging.getLogger(__name__)
 
 
 def _check_url(url: str, setting: str) -> str:
@@ -55,6 +63,7 @@ class ChatWriter:
     def __init__(self, settings: Settings, model: BaseChatModel | None = None) -> None:
         self.settings = settings
         self._model = model
+        self._usage = threading.local()  # one chain may serve several threads; each reads its own request
 
     # -- what subclasses provide -------------------------------------------------------------
 
@@ -85,24 +94,70 @@ class ChatWriter:
         if not request.passages:
             # Nothing to cite: asking a model would only invite an uncited answer.
             return Draft(text=ABSTAIN_SENTENCE, abstain=True)
-        text = self._invoke(build_messages(request))
+        text = "".join(self.stream(request))
         return Draft(text=text, abstain=not text.strip() or is_abstention(text))
 
     def stream(self, request: WriteRequest) -> Iterator[str]:
-        """The draft in pieces as the model produces them."""
+        """The draft in pieces as the model produces them; the request's size is kept for `last_usage`."""
+        self._usage.value = {}
         if not request.passages:
             yield ABSTAIN_SENTENCE
             return
+        messages = build_messages(request)
         model = self.model
+        limit = self.settings.llm_timeout_s
+        started = time.perf_counter()
+        first: float | None = None
+        pieces = 0
+        reported: dict[str, Any] = {}
         try:
-            for chunk in model.stream(build_messages(request)):
+            for chunk in model.stream(messages):
+                if chunk.usage_metadata:
+                    reported = dict(chunk.usage_metadata)
                 piece = chunk.text
                 if piece:
+                    first = first or time.perf_counter()
+                    pieces += 1
                     yield piece
+                if time.perf_counter() - started > limit:
+                    # The SDKs' timeouts bound each read, not a reply that keeps trickling in.
+                    raise BackendUnavailableError(
+                        f"{self.label} did not finish its answer within {limit:g} s: raise "
+                        "ASSISTANT_LLM_TIMEOUT_S, lower ASSISTANT_LLM_MAX_TOKENS or use a faster model."
+                    )
         except AssistantError:
             raise
         except Exception as exc:  # the SDKs raise many kinds; each becomes one clear message
             raise self._translate(exc) from exc
+        finally:
+            self._usage.value = self._measure(messages, reported, pieces, started, first)
+        usage = self._usage.value
+        _log.info(
+            "%s: prompt %d tokens%s, reply %d tokens (max %d), first token %.0f ms, whole reply %.0f ms",
+            self.label, usage["prompt_tokens"], " (estimated)" if usage["estimated"] else "",
+            usage["completion_tokens"], usage["max_tokens"], usage["first_token_ms"], usage["reply_ms"],
+        )
+
+    def last_usage(self) -> dict[str, int]:
+        """This thread's last answer request: prompt_tokens, completion_tokens, max_tokens, estimated, times."""
+        return dict(getattr(self._usage, "value", {}) or {})
+
+    def _measure(
+        self, messages: list[tuple[str, str]], reported: dict[str, Any], pieces: int, started: float,
+        first: float | None,
+    ) -> dict[str, int]:
+        """The request's size as the server reported it, or estimated (streamed pieces are tokens)."""
+        done = time.perf_counter()
+        prompt = reported.get("input_tokens")
+        reply = reported.get("output_tokens")
+        return {
+            "prompt_tokens": int(prompt if prompt else sum(len(t) for _, t in messages) // CHARS_PER_TOKEN),
+            "completion_tokens": int(reply if reply is not None and prompt else pieces),
+            "max_tokens": self.settings.llm_max_tokens,
+            "estimated": int(not prompt),
+            "first_token_ms": round(((first or done) - started) * 1000),
+            "reply_ms": round((done - started) * 1000),
+        }
 
     def condense(self, history: Sequence[str], question: str) -> str:
         """A follow-up question rewritten to stand alone, using the earlier turns."""
@@ -145,6 +200,7 @@ class OllamaWriter(ChatWriter):
             model=self.settings.ollama_model,
             temperature=0,
             num_ctx=OLLAMA_NUM_CTX,
+            num_predict=self.settings.llm_max_tokens,
             # Without a timeout the Ollama client waits forever on a stuck server.
             client_kwargs={"timeout": self.settings.llm_timeout_s},
         )
@@ -216,6 +272,11 @@ class OpenAIWriter(ChatWriter):
             model=self.settings.openai_model,
             temperature=0,
             timeout=self.settings.llm_timeout_s,
+            max_tokens=self.settings.llm_max_tokens,  # sent as max_completion_tokens
+            # OpenAI-compatible servers (llama.cpp, vLLM) read only the older `max_tokens`, and ignore what
+            # they do not know: without it, llama.cpp's server writes until the context is full.
+            extra_body=None if self.url == OPENAI_DEFAULT_URL else {"max_tokens": self.settings.llm_max_tokens},
+            stream_usage=True,  # the prompt's size in the last chunk, where the server reports it
             # Retries would multiply the wait before a clear error; the user can simply ask again.
             max_retries=0,
             # Compatible servers speak Chat Completions; never switch to the Responses API.
