@@ -30,10 +30,11 @@ _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*[A-Za-z0-9]|[A-Za-z]")
-# Words about citing are not a claim: "as supported by sources [1][3]" says nothing the passages could hold.
+# Words about citing are not a claim: "these points are supported by sources [1][3]" says nothing the
+# passages could hold.
 _META = re.compile(
     r"\b(?:sources?|cited|cites?|citations?|see|refs?|references?|passages?|supported|support|according|"
-    r"based|evidence|also|and|or)\b",
+    r"based|evidence|also|and|or|points?|above|statements?|claims?|information|answer|findings)\b",
     re.IGNORECASE,
 )
 _SENTENCE_START = re.compile(r"(?:^|[.?!:;—-]|[\"“‘'(*])[\s*]*$")

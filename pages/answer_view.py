@@ -25,6 +25,8 @@ def render_answer(answer: Answer, catalog: Catalog, *, key: str, show_details: b
             "Below are the nearest related passages; they may not answer it.",
             icon=":material/search_off:",
         )
+        if answer.notice:  # a model's draft had claims, all of which had to be dropped: say how many and why
+            st.caption(literal(answer.notice))
         render_cards(sources, catalog, key=key, heading="Nearest related passages")
     else:
         st.markdown(answer_html(answer.answer, numbers), unsafe_allow_html=True)  # report text escaped
