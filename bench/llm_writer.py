@@ -65,6 +65,13 @@ class _Writer:
         return self.assistant.store.get(ids)
 
 
+def _failed(question: str, writer: str) -> Any:
+    """A stand-in Answer for a question that raised (e.g. a timeout): counted, with no claims."""
+    from assistant.types import Answer
+
+    return Answer(question=question, answer="", writer=writer, notice="error", timings_ms={"wall": 0.0})
+
+
 def pick(cases: list[EvalCase]) -> list[EvalCase]:
     """The rule fixed in advance: every sixth case from the first, 20 of them."""
     return cases[::EVERY][:COUNT]
@@ -80,10 +87,10 @@ def reasons(notice: str) -> Counter[str]:
 
 
 def summarise(results: list[CaseResult], answers: list[Any]) -> dict[str, str]:
-    seconds = [a.timings_ms["wall"] / 1000 for a in answers]
+    seconds = [a.timings_ms["wall"] / 1000 for a, r in zip(answers, results, strict=True) if not r.error] or [0.0]
     in_scope = [(r, a) for r, a in zip(results, answers, strict=True) if r.in_scope]
     out_scope = [(r, a) for r, a in zip(results, answers, strict=True) if not r.in_scope]
-    answered = [a for a in answers if not a.abstained]
+    answered = [a for a in answers if not a.abstained and a.citations]
     kept = sum(len(a.citations) for a in answered)
     removed = sum(a.removed for a in answers)
     why: Counter[str] = Counter()
@@ -100,6 +107,7 @@ def summarise(results: list[CaseResult], answers: list[Any]) -> dict[str, str]:
             f"{statistics.mean(seconds):.1f} / {statistics.median(seconds):.1f} / {max(seconds):.1f}"
         ),
         "answers with at least one kept claim": f"{len(answered)} / {len(answers)}",
+        "errors (e.g. timeouts)": str(sum(1 for r in results if r.error)),
         "claims kept (cited points in answers, not abstentions)": str(kept),
         "claims removed by verification": str(removed),
         "why removed": ", ".join(f"{short} {n}" for short, n in why.most_common()) or "–",
@@ -124,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="an OpenAI-compatible server already running, e.g. http://127.0.0.1:8080/v1")
     parser.add_argument("--model-name", default=local_llm.MODEL_ALIAS, help="the model name to ask that server for")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds one model answer may take")
     args = parser.parse_args(argv)
     prepare_runtime()
     from assistant.chain import Assistant
@@ -140,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         server = local_llm.server(model, log=Path("/tmp/llm_writer-server.log"))
         base_url, label = server.__enter__(), model.name
     try:
-        llm_settings = Settings.load(writer="openai", openai_base_url=base_url, openai_model=args.model_name)
+        # A loaded 2-core machine can take over a minute for one answer; the bench measures, it does not give up.
+        llm_settings = Settings.load(
+            writer="openai", openai_base_url=base_url, openai_model=args.model_name, llm_timeout_s=args.timeout
+        )
         assistant = Assistant.from_settings(llm_settings)
         columns: dict[str, dict[str, str]] = {}
         for writer, title in (("extractive", "extractive (default)"), ("openai", f"local model: {label}")):
@@ -148,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             results = []
             for i, case in enumerate(cases, start=1):
                 results.append(run_case(case, pipeline, sources))
+                if results[-1].error:  # kept in the table as a failure, never dropped
+                    print(f"[{writer} {i}/{len(cases)}] {case.id}: error {results[-1].error}", flush=True)
+                    pipeline.answers.append(_failed(case.question, writer))
+                    continue
                 a = pipeline.answers[-1]
                 print(
                     f"[{writer} {i}/{len(cases)}] {case.id}: {a.timings_ms['wall'] / 1000:.1f} s, "
