@@ -181,6 +181,8 @@ def closed_url() -> str:
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ASSISTANT_* setting or proxy from the machine may change what these tests see."""
     for name in list(os.environ):
+        if name == "ASSISTANT_ANSWER_MODEL":
+            continue  # set by tests/conftest.py for the fake embedder, not by the machine
         if name.startswith("ASSISTANT_") or name.lower() in {"http_proxy", "https_proxy", "all_proxy"}:
             monkeypatch.delenv(name, raising=False)
 
