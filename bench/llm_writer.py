@@ -13,6 +13,7 @@ tuned on the result; it only measures. Prints a Markdown table and writes it to 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import sys
@@ -37,6 +38,8 @@ from evals.metrics import CaseResult  # noqa: E402
 from evals.runner import ReportSources, run_case  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "llm_writer.md"
+# One line per answer as it comes, so a run cut short still shows what it measured.
+ROWS = ROOT / "bench" / "results" / "llm_writer.jsonl"
 EVERY, COUNT = 6, 20
 REASONS = {
     verify.MARKERS_ONLY: "markers only",
@@ -155,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         assistant = Assistant.from_settings(llm_settings)
         columns: dict[str, dict[str, str]] = {}
+        ROWS.parent.mkdir(parents=True, exist_ok=True)
+        rows_file = ROWS.open("w", encoding="utf-8")
         for writer, title in (("extractive", "extractive (default)"), ("openai", f"local model: {label}")):
             pipeline = _Writer(assistant, writer)
             results = []
@@ -165,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
                     pipeline.answers.append(_failed(case.question, writer))
                     continue
                 a = pipeline.answers[-1]
+                row = {
+                    "writer": writer, "id": case.id, "seconds": round(a.timings_ms["wall"] / 1000, 1),
+                    "abstained": a.abstained, "kept": len(a.citations), "removed": a.removed, "notice": a.notice,
+                    "usage": a.usage, "missing_facts": results[-1].missing_facts,
+                }
+                rows_file.write(json.dumps(row) + "\n")
+                rows_file.flush()
                 print(
                     f"[{writer} {i}/{len(cases)}] {case.id}: {a.timings_ms['wall'] / 1000:.1f} s, "
                     f"{'abstained' if a.abstained else f'{len(a.citations)} kept'}, {a.removed} removed",
