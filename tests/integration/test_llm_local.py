@@ -17,6 +17,7 @@ from local_llm import MODEL_ALIAS, SETUP_HINT, check, default_path, server  # te
 from assistant.chain import NOT_COVERED, Assistant
 from assistant.config import Settings
 from assistant.types import Answer
+from assistant.verify import quote_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
@@ -68,7 +69,7 @@ def _check_structure(answer: Answer) -> None:
     numbers = [c.n for c in answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
     for c in answer.citations:
-        assert " ".join(c.quote.split()) in " ".join(c.passage.split()), c.quote
+        assert quote_in(c.quote, c.passage), c.quote  # verbatim; an ellipsis separates fragments, in order
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert markers <= set(numbers), (markers, numbers, answer.answer)
     # Every removal is counted and said: "2 claims were dropped: …"
