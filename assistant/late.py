@@ -83,7 +83,7 @@ class TokenVectors:
             if meta.get("version") != TOKENS_VERSION:
                 return None
             matrix = np.load(directory / "vectors.npy", mmap_mode="r")
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError):  # an emptied .npy raises EOFError
             return None
         ranges = {k: (int(a), int(b)) for k, (a, b) in meta["ranges"].items()}
         return cls(matrix, ranges, str(meta.get("embedder", "")))
