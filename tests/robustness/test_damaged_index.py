@@ -42,9 +42,24 @@ GENERATION_FILES = [
     "records/vectors.npy",
     "tokens/index.json",
     "tokens/vectors.npy",
+    "ranker/bm25/data.csc.index.npy",
+    "ranker/bm25/indices.csc.index.npy",
+    "ranker/bm25/indptr.csc.index.npy",
+    "ranker/bm25/params.index.json",
+    "ranker/bm25/vocab.index.json",
+    "ranker/derived.json",
+    "units/units.json",
+    "units/vectors.npy",
     "files.json",
 ]
 DAMAGES = ["truncated", "zero-filled", "deleted"]
+# The answer ranker's evidence units (merged from main just before the deadline) are rebuilt and saved by
+# the read path itself (UnitIndex.for_chunks), so a damaged one is silently repaired by the first question
+# instead of being named: still to do, see docs/notes-issue-18.md.
+_UNITS_GAP = pytest.mark.xfail(strict=True, reason="units/ are rebuilt and saved on the read path (issue 18 gap)")
+DAMAGED_ROWS = [
+    pytest.param(name, marks=_UNITS_GAP) if name.startswith("units/") else name for name in GENERATION_FILES
+]
 
 
 def damage(path: Path, how: str) -> None:
@@ -109,12 +124,14 @@ def no_traceback(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def baseline(pristine: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple:
+def baseline(pristine: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory, fake_answer_model: Path) -> tuple:
     corpus, index = pristine
     target = tmp_path_factory.mktemp("baseline") / "index"
     shutil.copytree(index, target)
     with pytest.MonkeyPatch.context() as patch:
-        env = {"CORPUS_DIR": corpus, "INDEX_DIR": target, "EMBEDDER": "fake", "ABSTAIN_THRESHOLD": "0.1"}
+        # Module fixtures come before the per-test environment: the fake answer model is set here too.
+        env = {"CORPUS_DIR": corpus, "INDEX_DIR": target, "EMBEDDER": "fake", "ABSTAIN_THRESHOLD": "0.1",
+               "ANSWER_MODEL": fake_answer_model}
         for key, value in env.items():
             patch.setenv(f"ASSISTANT_{key}", str(value))
         code, answer, err = ask()
@@ -129,7 +146,7 @@ def test_table_covers_every_file(copy: Settings) -> None:
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-@pytest.mark.parametrize("name", GENERATION_FILES)
+@pytest.mark.parametrize("name", DAMAGED_ROWS)
 def test_damaged_generation_file(copy: Settings, baseline: tuple, name: str, how: str) -> None:
     path = generation_dir(copy) / name
     damage(path, how)
