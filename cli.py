@@ -33,6 +33,7 @@ console = Console()
 errors = Console(stderr=True)
 
 _state: dict[str, Any] = {}
+MAX_K = 50  # `search -k`: more passages than retrieval's candidate lists hold would be padding
 
 # -- the one safe printer: report text, file names and messages are data, never markup or escapes ------
 
@@ -66,12 +67,25 @@ def cell(value: object) -> Text:
 
 def json_line(value: Any) -> None:
     """Print one JSON line; C1 controls and bidi marks are \\u-escaped (JSON already escapes the rest)."""
-    text = json.dumps(value, ensure_ascii=False)
+    # A lone surrogate (from a \\ud800 escape in the input) cannot be printed as UTF-8: it stays escaped.
+    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
     print(re.sub("[\x80-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text), flush=True)
 
 
 def _settings(**overrides: Any) -> Settings:
-    return Settings.load(**_state, **overrides)
+    settings = Settings.load(**_state, **overrides)
+    if settings.index_dir.exists() and not settings.index_dir.is_dir():
+        raise AssistantError(
+            f"{settings.index_dir} is a file, not a folder: name a folder for the index "
+            "(--index-dir or ASSISTANT_INDEX_DIR); it is created if missing."
+        )
+    return settings
+
+
+def _warn_damage(assistant: Any) -> None:
+    """One line per damaged file of the index serving (answering goes on without it; ingest repairs it)."""
+    for notice in assistant.retriever.notices:
+        say(("Warning: ", "yellow"), notice, err=True)
 
 
 def edge(func: Callable) -> Callable:
@@ -83,6 +97,12 @@ def edge(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except AssistantError as exc:
             say(("Error: ", "bold red"), str(exc), err=True)
+            raise typer.Exit(1) from None
+        except EOFError as exc:
+            # Click takes an EOFError for Ctrl-D and prints only "Aborted.": here it is a file that ended
+            # too soon (the one Ctrl-D that matters, in `chat`, is handled there).
+            say(("Error: ", "bold red"), f"a file of the index ended too soon ({exc or 'EOFError'}). "
+                "Run `assistant ingest` to repair the index.", err=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             say("Interrupted.", err=True)
@@ -156,7 +176,7 @@ def ingest(
 @edge
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    k: Annotated[int, typer.Option("-k", help=f"How many passages (1-{MAX_K}).")] = 5,
     report: Annotated[list[str] | None, typer.Option("--report", help="Only this report id (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
@@ -166,8 +186,11 @@ def search(
     """
     from assistant.chain import Assistant
 
+    if not 1 <= k <= MAX_K:
+        raise AssistantError(f"-k must be between 1 and {MAX_K} (got {k}).")
     assistant = Assistant.from_settings(_settings())
     found = assistant.retriever.retrieve(assistant.check_question(query), k, assistant.check_reports(report))
+    _warn_damage(assistant)
     if as_json:
         for p in found.passages:
             row = {
@@ -226,14 +249,20 @@ def ask(
         raise AssistantError("Give a question, or --batch FILE.jsonl.")
     assistant = Assistant.from_settings(settings)
     if batch is None:
-        _print_answer(assistant.ask(question or "", None, report), as_json)
+        answer = assistant.ask(question or "", None, report)
+        _warn_damage(assistant)
+        _print_answer(answer, as_json)
         return
+    warned = False
     for line_no, line in _read_batch(batch):
         item_id = None
         try:
             item = _batch_item(line)
             item_id = item.get("id")
             answer = assistant.ask(item["question"], item.get("history"), item.get("reports") or report, id=item_id)
+            if not warned:
+                _warn_damage(assistant)
+                warned = True
             json_line(answer.to_dict())
         except AssistantError as exc:
             json_line({"id": getattr(exc, "item_id", item_id), "line": line_no, "error": clean(exc)})
@@ -267,6 +296,11 @@ def _batch_item(line: str) -> dict[str, Any]:
     item_id = item.get("id")
     if item_id is not None and (isinstance(item_id, bool) or not isinstance(item_id, str | int | float)):
         raise AssistantError("bad input line: id must be a string or a number")
+    if isinstance(item_id, str) and not _encodable(item_id):
+        raise AssistantError("bad input line: id holds a lone surrogate (\\ud800-\\udfff); give valid Unicode text")
+    for key in ("question", "history", "reports"):
+        if not _encodable(item.get(key)):
+            raise _BadItem(item_id, f'bad input line: "{key}" holds a lone surrogate; give valid Unicode text')
     if not isinstance(item.get("question"), str):
         raise _BadItem(item_id, 'bad input line: "question" must be a string')
     for key in ("history", "reports"):
@@ -274,6 +308,20 @@ def _batch_item(line: str) -> dict[str, Any]:
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise _BadItem(item_id, f'bad input line: "{key}" must be a list of strings')
     return {"id": item_id, "question": item["question"], "history": item.get("history"), "reports": item.get("reports")}
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in `value` is valid Unicode: JSON's \\ud800 escapes decode to lone surrogates,
+    which no output (a terminal, JSON in UTF-8) can carry."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 class _BadItem(AssistantError):
@@ -329,6 +377,8 @@ def chat(
             continue
         if answer.searched_as:
             say((f"Searched as: {answer.searched_as}", "dim"))
+        if not history:
+            _warn_damage(assistant)
         _print_answer(answer, as_json=False)
         history.append(line)
 

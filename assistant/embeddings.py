@@ -327,7 +327,29 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         # No arena: it kept the largest batch's activations (and grew with each new shape), about 0.8 GB
         # at 32 x 256 tokens; without it memory goes back after each batch, so a long ingest stays flat.
         options.enable_cpu_mem_arena = False
-        return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        try:
+            return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception:
+            if path == str(self.model.path):
+                raise
+        # The cached copy will not load (damaged at rest): drop it and run the package's own file, checked;
+        # the copy is made afresh by the next start that can write.
+        self._unverified = None
+        self._drop_cached(onnxruntime)
+        _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
+        return onnxruntime.InferenceSession(
+            str(self.model.path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def _cached_path(self, onnxruntime: Any) -> Path:
+        assert self.cache_dir is not None
+        return self.cache_dir / f"{self.model.kind}-{self.model.sha256[:12]}-ort{onnxruntime.__version__}.onnx"
+
+    def _drop_cached(self, onnxruntime: Any) -> None:
+        cached = self._cached_path(onnxruntime)
+        for path in (cached.with_suffix(".json"), cached):
+            with contextlib.suppress(OSError):  # a read-only folder: it stays, and is refused again next time
+                path.unlink()
 
     def _model_file(self, onnxruntime: Any) -> str:
         """The file to run: the package's own, or its optimised copy cached in `cache_dir`.
@@ -341,15 +363,19 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         if self.cache_dir is None:
             _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
             return str(self.model.path)
-        cached = self.cache_dir / f"{self.model.kind}-{self.model.sha256[:12]}-ort{onnxruntime.__version__}.onnx"
+        cached = self._cached_path(onnxruntime)
         record = cached.with_suffix(".json")
         try:
             known = json.loads(record.read_text(encoding="utf-8"))
-            if cached.stat().st_size == known["size"]:
+            stat = cached.stat()
+            if stat.st_size == known["size"]:
+                if "mtime_ns" in known and stat.st_mtime_ns != known["mtime_ns"]:
+                    # Written to since it was made: hash it now (a quarter of a second), not only before ingest.
+                    _check_sha256(cached, known["sha256"], "")
                 self._unverified = (cached, known["sha256"])
                 return str(cached)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # no copy yet, or a half-written one: make it afresh
+        except (OSError, ValueError, KeyError, TypeError, BackendUnavailableError):
+            pass  # no copy yet, a half-written or a damaged one: make it afresh
         _check_sha256(self.model.path, self.model.sha256, "Reinstall it: `make install`.")
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         try:
@@ -364,7 +390,8 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = partial.stat().st_size
             os.replace(partial, cached)  # atomic: a reader sees the whole copy or none
-            partial.write_text(json.dumps({"source": self.model.sha256, "sha256": digest, "size": size}), "utf-8")
+            made = {"source": self.model.sha256, "sha256": digest, "size": size, "mtime_ns": cached.stat().st_mtime_ns}
+            partial.write_text(json.dumps(made), "utf-8")
             os.replace(partial, record)
         except Exception:  # ONNX Runtime raises its own types for a refused write, not OSError
             # A read-only or full index folder: run the package's file; only the memory saving is lost.
@@ -379,8 +406,15 @@ class OnnxMiniLMEmbedder(MiniLMEmbedder):
         if storing and self._unverified is not None:
             # Vectors about to be stored: make sure the cached copy is the one that was written.
             cached, digest = self._unverified
-            _check_sha256(cached, digest, f"Delete {self.cache_dir} and run `assistant ingest`.")
             self._unverified = None
+            try:
+                _check_sha256(cached, digest, "")
+            except BackendUnavailableError:
+                import onnxruntime
+
+                # Damaged at rest: made afresh from the package's (checked) file before any vector is stored.
+                self._drop_cached(onnxruntime)
+                self._model = self._session(threads=0)
         feed = {"input_ids": ids, "attention_mask": attention, "token_type_ids": np.zeros_like(ids)}
         return self._model.run(["last_hidden_state"], feed)[0]
 

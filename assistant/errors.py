@@ -56,3 +56,7 @@ class InvalidQuestionError(AssistantError):
 
 class ModelFileError(AssistantError):
     """The fitted answer model (assistant/rank/model.json) is missing, damaged or out of date."""
+
+
+class IndexDamagedError(AssistantError):
+    """A file of the index is damaged (truncated, overwritten, deleted); the message names it and the way out."""

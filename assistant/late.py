@@ -109,7 +109,7 @@ class TokenVectors:
             if meta.get("version") != TOKENS_VERSION:
                 return None
             ranges = {k: (int(a), int(b)) for k, (a, b) in meta["ranges"].items()}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None
         matrix = CompactMatrix.load(directory, _MATRIX)
         if matrix is None or any(b > len(matrix) for _, b in ranges.values()):

@@ -191,8 +191,10 @@ class LexicalIndex:
             with open(directory / "chunks.jsonl", encoding="utf-8") as lines:
                 chunks = [Chunk.from_metadata(row["text"], row["meta"]) for row in map(json.loads, lines)]
             retriever = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, TypeError):
             return None
+        if len(chunks) != meta.get("count"):
+            return None  # the chunk list lost whole lines: its rows would not match the BM25 matrix
         return cls(
             chunks=chunks,
             fingerprint=meta["fingerprint"],

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant import integrity
 from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.late import LateScorer
@@ -98,6 +99,8 @@ class HybridRetriever:
         self._late: tuple[LexicalIndex, LateScorer | None] | None = None
         self._ranker: tuple[LexicalIndex, AnswerRanker] | None = None
         self._state_of: dict[str, Path] = {}  # generation id -> its state folder (BM25, token vectors)
+        self._damaged: dict[str, set[str]] = {}  # generation id -> its damaged parts ("bm25", "tokens", "*")
+        self.notices: list[str] = []  # one line per damaged file of the generation serving, for the edges
         self._lock = threading.Lock()
 
     @property
@@ -107,7 +110,18 @@ class HybridRetriever:
             self.store.refresh()
             generation = self.store.generation
             if self._lexical is None or self._lexical.fingerprint != generation.id:
-                self._lexical = self._load_lexical(generation.state_dir / "bm25", generation.id)
+                damage = self.store.damage()
+                parts = integrity.parts(damage)
+                self._damaged[generation.id] = parts
+                self.notices = [_notice(d) for d in damage]
+                if parts & {"bm25", "*"}:
+                    # Cheap (seconds at most): rebuilt in memory from the store; written only by ingest.
+                    self._lexical = LexicalIndex.build(self.store.all_chunks(), generation.id)
+                else:
+                    # Saved only for a generation without a file list: a listed one is written by ingest alone.
+                    self._lexical = self._load_lexical(
+                        generation.state_dir / "bm25", generation.id, save=generation.files is None
+                    )
                 self._state_of[generation.id] = generation.state_dir
                 for chunk in self._lexical.chunks:  # reports added since this process started
                     if self.catalog.get(chunk.report) is None:
@@ -127,7 +141,10 @@ class HybridRetriever:
         with self._lock:
             if self._late is None or self._late[0] is not lexical:
                 state = self._state_of.get(lexical.fingerprint, self.store.generation.state_dir)
-                scorer = LateScorer.for_chunks(lexical.chunks, self.store.embedder, state / "tokens")
+                scorer = None
+                if not self._damaged.get(lexical.fingerprint, set()) & {"tokens", "*"}:
+                    # Damaged token vectors are not rebuilt here: that takes a minute; ingest does it.
+                    scorer = LateScorer.for_chunks(lexical.chunks, self.store.embedder, state / "tokens")
                 self._late = (lexical, scorer)
             return self._late[1]
 
@@ -141,17 +158,29 @@ class HybridRetriever:
         with self._lock:
             if self._ranker is None or self._ranker[0] is not lexical:
                 state = self._state_of.get(lexical.fingerprint, self.store.generation.state_dir)
-                units = UnitIndex.for_chunks(lexical.chunks, self.store.embedder, state / "units")
-                self._ranker = (lexical, AnswerRanker(units, lexical, self.settings.answer_model, state / "ranker"))
+                damaged = self._damaged.get(lexical.fingerprint, set())
+                # A listed generation's files are written by ingest alone; damaged ones are made again in
+                # memory for this session (the notice says so and names `assistant ingest`).
+                listed = self.store.generation.files is not None
+                units = UnitIndex.for_chunks(
+                    lexical.chunks,
+                    self.store.embedder,
+                    state / "units",
+                    trust=not damaged & {"units", "*"},
+                    save=not listed,
+                )
+                derived = None if damaged & {"ranker", "units", "*"} else state / "ranker"
+                self._ranker = (lexical, AnswerRanker(units, lexical, self.settings.answer_model, derived))
             return self._ranker[1]
 
-    def _load_lexical(self, directory: Path, fingerprint: str) -> LexicalIndex:
+    def _load_lexical(self, directory: Path, fingerprint: str, *, save: bool = True) -> LexicalIndex:
         """The generation's saved BM25 index, or one built from its chunks (e.g. on another machine)."""
         loaded = LexicalIndex.load(directory)
         if loaded is None or loaded.fingerprint != fingerprint:
             loaded = LexicalIndex.build(self.store.all_chunks(), fingerprint)
             try:
-                loaded.save(directory)
+                if save:
+                    loaded.save(directory)
             except OSError:  # a read-only index still answers; the next process builds it again
                 pass
         return loaded
@@ -267,6 +296,21 @@ class HybridRetriever:
             lexical_score[chunk.chunk_id] = score / max_lex
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         return [Passage(by_id[cid], fused[cid], 0, dense_score.get(cid), lexical_score.get(cid, 0.0)) for cid in order]
+
+
+def _notice(damage: integrity.Damage) -> str:
+    """One line for a damaged file of the generation serving: what answering does without it, and the fix."""
+    if damage.part == "bm25":
+        effect = "keyword search was rebuilt in memory for this session"
+    elif damage.part == "tokens":
+        effect = "answering without the token-vector re-ranking, so answers may differ"
+    elif damage.part in ("units", "ranker"):
+        effect = "the answer ranker's evidence units were made again in memory for this session (slower start)"
+    elif damage.part == "*":
+        effect = "its files cannot be checked, so keyword search was rebuilt in memory and token vectors are not used"
+    else:
+        return f"{damage.describe()}. Run `assistant ingest` to repair the index."
+    return f"{damage.describe()}: {effect}. Run `assistant ingest` to repair the index."
 
 
 def topic_coverage(topic: str, chunks: Sequence[Chunk], weight: Callable[[str], float]) -> float:

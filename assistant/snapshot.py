@@ -27,6 +27,7 @@ class Generation:
     id: str
     collection: str
     state_dir: Path
+    files: str | None = None  # sha256 of its folder's list of files (integrity.py); None: published unlisted
 
 
 @dataclass(frozen=True)

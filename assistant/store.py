@@ -1,6 +1,7 @@
-"""The vector store: Chroma, written in whole generations. The only module that imports chromadb.
+"""The vector store: Chroma, written in whole generations. With connection.py, the only code importing chromadb.
 
-Embedded (a persistent folder) by default; a Chroma server (`chroma run`) when the settings name one.
+How the engine is reached, and what its failures mean, is connection.py's. Embedded (a persistent
+folder) by default; a Chroma server (`chroma run`) when the settings name one.
 Every ingest writes a complete new generation (its own collection, plus derived files under
 `Generation.state_dir`) and only then moves one pointer (the metadata of the `<collection>.current`
 collection) to it. Readers check the pointer before each question and switch whole generations, so a
@@ -11,7 +12,6 @@ the same question gives the same passages in every process (Chroma's HNSW is app
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -19,25 +19,31 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from assistant.config import Settings, prepare_runtime
+from assistant import connection, integrity, offline
+from assistant.config import Settings
+from assistant.connection import move_aside
 from assistant.embeddings import Embedder
-from assistant.errors import (
-    AssistantError,
-    IndexMismatchError,
-    IndexMissingError,
-    IndexWriteError,
-    StoreUnavailableError,
-)
+from assistant.errors import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexWriteError
+from assistant.faults import is_write_failure, write_failure
+from assistant.integrity import Damage
 from assistant.snapshot import ROUND, Generation, Record, Snapshot
 from assistant.types import Chunk
 
-__all__ = ["ChunkStore", "Generation", "Record", "chunker_version", "is_write_failure", "write_failure"]
+__all__ = [
+    "ChunkStore",
+    "Damage",
+    "Generation",
+    "Record",
+    "chunker_version",
+    "is_write_failure",
+    "move_aside",
+    "write_failure",
+]
 
 T = TypeVar("T")
 
@@ -48,51 +54,10 @@ _WRITE_BATCH = 500  # Chroma caps a single add; well below its limit
 _READ_BATCH = 5000
 _SEGMENT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # a segment's folder
 
-# errno values that mean "the disk or folder will not take more writes", not a bug.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-# How SQLite (inside Chroma) words the same conditions.
-_WRITE_MESSAGES = (
-    "database or disk is full",
-    "no space left",
-    "readonly database",
-    "read-only file system",
-    "disk i/o error",
-    "permission denied",
-    "quota exceeded",
-)
-
-_REFUSED_WRITES: set[str] = set()  # embedded index folders whose engine refused a write in this process
-
-
-def is_write_failure(exc: BaseException) -> bool:
-    """Whether `exc` says the disk is full or the index folder cannot be written."""
-    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
-        return True
-    text = str(exc).lower()
-    return any(s in text for s in _WRITE_MESSAGES)
-
-
-def write_failure(where: object, exc: BaseException) -> IndexWriteError:
-    """An actionable error for a refused write to the index at `where`."""
-    lines = str(exc).strip().splitlines()
-    reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
-    return IndexWriteError(
-        f"Cannot write the index at {where} ({reason}). Free some disk space or make the folder writable, "
-        "then run `assistant ingest` again: the index still answers from what it held before."
-    )
-
 
 def chunker_version(settings: Settings) -> str:
     """The chunker's version with the settings that change its output: a change means re-ingesting."""
     return f"{CHUNKER_VERSION}:{settings.chunk_tokens}t:{settings.chunk_overlap_sentences}o"
-
-
-def _chroma():
-    prepare_runtime()
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb, ChromaSettings
 
 
 class ChunkStore:
@@ -105,20 +70,41 @@ class ChunkStore:
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
         self._vectorstore: Any = None
-        self._client_obj: Any = self._connect()
+        self._damage: dict[str, list[Damage]] = {}  # generation id -> its damaged files, found when opened
+        # Chroma makes an empty database where there is none: remember whether one was there before.
+        self._store_was_missing = self.settings.chroma_server is None and not self.store_file.exists()
+        self._client_obj: Any = None
+        self._epoch = connection.epoch(self.settings)
+        try:
+            self._client_obj = self._connect()
+            self._epoch = connection.epoch(self.settings)
+        except IndexWriteError:
+            if self.settings.chroma_server is not None:
+                raise
+            # A full disk stops the embedded engine from starting; readers go on from the generation's own
+            # files (see offline.py), and writers meet the same error when they first need the engine.
 
-    # -- connection -----------------------------------------------------------------------------
+    # -- connection (connection.py) ------------------------------------------------------------------
 
     def describe(self) -> str:
         """Where the store lives, for messages."""
-        return self.settings.chroma_display or f"{self.settings.index_dir}"
+        return connection.describe(self.settings)
+
+    @property
+    def store_file(self) -> Path:
+        """The embedded store's database file (named in messages when it is damaged)."""
+        return connection.store_file(self.settings)
 
     @property
     def _client(self) -> Any:
-        """The Chroma client, reconnected after the server was lost (so a restarted server just works)."""
+        """The Chroma client, reconnected after the server was lost (so a restarted server just works),
+        or after another store in this process replaced the shared embedded engine."""
         with self._lock:
+            if self._client_obj is not None and self._epoch != connection.epoch(self.settings):
+                self._forget_connection()
             if self._client_obj is None:
                 self._client_obj = self._connect()
+                self._epoch = connection.epoch(self.settings)  # after: connecting may replace a stuck engine
             return self._client_obj
 
     def _forget_connection(self) -> None:
@@ -127,67 +113,11 @@ class ChunkStore:
             self._vectorstore = None
 
     def _connect(self) -> Any:
-        chromadb, ChromaSettings = _chroma()
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
-        server = self.settings.chroma_server
-        if server is None:
-            try:
-                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-                return chromadb.PersistentClient(path=self._embedded_path, settings=chroma_settings)
-            except Exception as exc:  # Chroma writes on start: a full disk or read-only folder stops it here
-                if is_write_failure(exc):
-                    raise write_failure(self.describe(), exc) from exc
-                if not os.access(self.settings.index_dir, os.W_OK):
-                    raise write_failure(self.describe(), OSError(errno.EROFS, "the folder is read-only")) from exc
-                raise
-        host, port = server
-        timeout = self.settings.store_timeout_s
-        try:
-            # chromadb's client asks the server who we are while it is built, on an HTTP session with no
-            # timeout: a hung server would hang here for ever. A bounded heartbeat first turns that into
-            # an error; building the client in a worker bounds the rare hang between the two.
-            import httpx
-
-            httpx.get(f"{self.settings.chroma_base_url}/api/v2/heartbeat", timeout=timeout).raise_for_status()
-            ssl = self.settings.chroma_ssl
-            client = _bounded(
-                lambda: chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings), timeout
-            )
-            session = getattr(getattr(client, "_server", None), "_session", None)
-            if session is not None:
-                # The same limit for every later call: Chroma answers in milliseconds when it is well.
-                session.timeout = httpx.Timeout(timeout)
-        except Exception as exc:
-            raise self._unavailable(exc) from exc
-        return client
-
-    def _unavailable(self, exc: BaseException) -> StoreUnavailableError:
-        host, port = self.settings.chroma_server or ("?", 0)
-        return StoreUnavailableError(
-            f"Cannot reach the Chroma server at {self.describe()} ({type(exc).__name__}). "
-            f"Start it with `chroma run --path .chroma-server --host {host} --port {port}`, "
-            "or unset ASSISTANT_CHROMA_URL to use the embedded store."
-        )
+        return connection.connect(self.settings)
 
     def _guard(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a store call, turning a lost server or a refused write into a clear error."""
-        try:
-            return call(*args, **kwargs)
-        except AssistantError:
-            raise
-        except Exception as exc:
-            if self.settings.chroma_server and _looks_like_connection_error(exc):
-                self._forget_connection()
-                raise self._unavailable(exc) from exc
-            if is_write_failure(exc):
-                if self.settings.chroma_server is None:
-                    _REFUSED_WRITES.add(self._embedded_path)
-                raise write_failure(self.describe(), exc) from exc
-            raise
-
-    @property
-    def _embedded_path(self) -> str:
-        return str(self.settings.index_dir / "chroma")
+        """Run a store call, turning a lost server, a damaged store or a refused write into a clear error."""
+        return connection.guarded(self.settings, call, *args, on_lost=self._forget_connection, **kwargs)
 
     def _fresh_engine_if_refused(self) -> None:
         """Before writing, replace an embedded engine that refused a write earlier in this process.
@@ -196,14 +126,11 @@ class ChunkStore:
         full) that engine still reads, but blocks for good on the next write, even once space is
         freed: a long-lived process (the app) would hang on its next ingest.
         """
-        path = self._embedded_path
-        if self.settings.chroma_server is not None or path not in _REFUSED_WRITES:
+        path = connection.embedded_path(self.settings)
+        if self.settings.chroma_server is not None or not connection.refused(path):
             return
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         with self._lock:
-            SharedSystemClient._identifier_to_system.pop(path, None)
-            _REFUSED_WRITES.discard(path)
+            connection.forget_engine(path)
             self._forget_connection()
 
     # -- the pointer and the generations ----------------------------------------------------------
@@ -212,11 +139,12 @@ class ChunkStore:
     def _pointer_name(self) -> str:
         return f"{self.settings.collection}.current"
 
-    def _generation(self, gen_id: str) -> Generation:
+    def _generation(self, gen_id: str, files: str | None = None) -> Generation:
         return Generation(
             id=gen_id,
             collection=f"{self.settings.collection}.{gen_id}",
             state_dir=self.settings.state_dir / "generations" / gen_id,
+            files=files,
         )
 
     def pointer(self) -> tuple[Generation | None, Generation | None]:
@@ -224,15 +152,31 @@ class ChunkStore:
         from chromadb.errors import NotFoundError
 
         try:
-            pointer = self._get(self._pointer_name)
+            found = self._get(self._pointer_name).metadata or {}
         except (NotFoundError, ValueError):
             return None, None
-        found = pointer.metadata or {}
+        except IndexWriteError:
+            # The engine will not even start (a full disk): the pointer's copy among the files, if any.
+            mirrored = offline.load_pointer(self.settings.state_dir) if self.settings.chroma_server is None else None
+            if mirrored is None:
+                raise
+            found = mirrored
         current, previous = found.get("generation"), found.get("previous")
+        files, previous_files = found.get("files"), found.get("previous_files")
         return (
-            self._generation(str(current)) if current else None,
-            self._generation(str(previous)) if previous else None,
+            self._generation(str(current), str(files) if files else None) if current else None,
+            self._generation(str(previous), str(previous_files) if previous_files else None) if previous else None,
         )
+
+    def check(self, generation: Generation) -> list[Damage]:
+        """The damaged files of a generation's folder ([] when whole): sizes and checksums of its list."""
+        if self.settings.chroma_server is not None and not generation.state_dir.exists():
+            return []  # a server's index read from another machine: its derived files are made here afresh
+        return integrity.verify(generation.state_dir, generation.files)
+
+    def damage(self) -> list[Damage]:
+        """The damaged files of the generation serving, as found when it was opened."""
+        return self._damage.get(self.generation.id, [])
 
     def current_generation(self) -> Generation | None:
         """The generation readers should use now, or None before the first ingest."""
@@ -257,7 +201,19 @@ class ChunkStore:
 
     def metadata(self, generation: Generation) -> dict[str, Any]:
         """A generation's collection metadata (the embedder and chunker that built it)."""
-        return dict(self._get(generation.collection).metadata or {})
+        try:
+            return dict(self._get(generation.collection).metadata or {})
+        except IndexWriteError:
+            stored = self._offline_records(generation)
+            if stored is None:
+                raise
+            return stored[0]
+
+    def _offline_records(self, generation: Generation) -> tuple[dict[str, Any], list[Record]] | None:
+        """The generation's records from its own folder, when they are whole (for a reader without the engine)."""
+        if self.settings.chroma_server is not None or integrity.parts(self.check(generation)) & {offline.FOLDER, "*"}:
+            return None
+        return offline.load_records(generation.state_dir)
 
     def source_counts(self, generation: Generation) -> Counter[str]:
         """Chunks per source file in a generation, read from the store itself (to check the manifest)."""
@@ -311,11 +267,27 @@ class ChunkStore:
                 f"The new index in {self.describe()} holds {found} chunks, not {expected}; it was not switched "
                 "to. Run `assistant ingest` again: the index still answers from what it held before."
             )
+        # Every file now in the generation's folder is listed with its checksum; the pointer holds the
+        # list's own checksum, so readers and the next ingest can tell a whole generation from a damaged one.
+        try:
+            records = self.records(generation).values()
+            offline.save_records(generation.state_dir, dict(collection.metadata or {}), records)
+            files = integrity.record(generation.state_dir)
+        except OSError as exc:
+            if is_write_failure(exc):
+                raise write_failure(self.describe(), exc) from exc
+            raise
         pointer = self._guard(lambda: self._client.get_or_create_collection(self._pointer_name))
-        value = {"generation": generation.id, "published": time.time()}
+        value: dict[str, Any] = {"generation": generation.id, "published": time.time(), "files": files}
         if previous is not None:
             value["previous"] = previous.id
+            if previous.files:
+                value["previous_files"] = previous.files
         self._guard(pointer.modify, metadata=value)
+        try:
+            offline.save_pointer(self.settings.state_dir, value)
+        except OSError:
+            pass  # only answering on a full disk needs it; a stale copy names a generation that is checked
 
     def discard(self, generation: Generation) -> None:
         """Delete a generation's collection and folder (abandoned builds, or old ones no reader uses)."""
@@ -325,7 +297,8 @@ class ChunkStore:
             self._guard(lambda: self._client.delete_collection(generation.collection))
         except (NotFoundError, ValueError):
             pass
-        shutil.rmtree(generation.state_dir, ignore_errors=True)
+        finally:  # the folder goes even when the store refuses the delete (a full disk)
+            shutil.rmtree(generation.state_dir, ignore_errors=True)
 
     def prune(self, keep: Iterable[Generation]) -> list[Generation]:
         """Remove every generation not in `keep`, and the single collection of the old layout."""
@@ -340,6 +313,12 @@ class ChunkStore:
             path = self.settings.state_dir / name
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         self._sweep_orphans()
+        # Folders whose collection is gone (a store moved aside or deleted); only ingest prunes, under its lock.
+        folders = self.settings.state_dir / "generations"
+        if folders.is_dir():
+            for folder in folders.iterdir():
+                if folder.name not in kept:
+                    shutil.rmtree(folder, ignore_errors=True)
         return removed
 
     def _sweep_orphans(self) -> None:
@@ -361,7 +340,7 @@ class ChunkStore:
         import sqlite3
         from pathlib import Path
 
-        root = Path(self._embedded_path)
+        root = Path(connection.embedded_path(self.settings))
         try:
             with sqlite3.connect(f"file:{root / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=1) as db:
                 segments = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
@@ -418,6 +397,13 @@ class ChunkStore:
 
     def _pointed(self) -> Generation:
         generation = self.current_generation()
+        if generation is None and self._store_was_missing and any(
+            (self.settings.state_dir / "generations").glob("g*")
+        ):
+            raise IndexDamagedError(
+                f"The index store {self.store_file} is missing, though the index was built. "
+                "Run `assistant ingest` to build it again from the corpus."
+            )
         if generation is None:
             legacy = self.settings.collection in self._names()
             hint = " It was built by an older version of the assistant." if legacy else ""
@@ -429,22 +415,28 @@ class ChunkStore:
     def _switch(self, generation: Generation) -> None:
         from chromadb.errors import NotFoundError
 
+        records: list[Record] | None = None
         try:
-            collection = self._get(generation.collection)
+            found = self._get(generation.collection).metadata or {}
         except (NotFoundError, ValueError) as exc:
             raise IndexMissingError(
                 f"The index in {self.describe()} points at {generation.id}, which is gone: run `assistant ingest`."
             ) from exc
-        found = collection.metadata or {}
+        except IndexWriteError:
+            stored = self._offline_records(generation)  # the engine cannot start: read the generation's files
+            if stored is None:
+                raise
+            found, records = stored
         for key, want in self._expected_metadata().items():
             if found.get(key) != want:
                 raise IndexMismatchError(
                     f"The index in {self.describe()} was built with {key} {found.get(key)!r}, "
                     f"but this version uses {want!r}. Re-ingest: `assistant ingest --rebuild`."
                 )
-        snapshot = Snapshot.build(generation, self.records(generation).values())
+        snapshot = Snapshot.build(generation, records if records is not None else self.records(generation).values())
         if not snapshot.chunks:
             raise IndexMissingError(f"The index in {self.describe()} is empty: run `assistant ingest`.")
+        self._damage[generation.id] = self.check(generation)
         self._snapshot = snapshot
         self._vectorstore = None
 
@@ -531,18 +523,3 @@ class ChunkStore:
         ]
         return sorted(hits, key=lambda hit: (-hit[1], hit[0].chunk_id))
 
-
-def _bounded(call: Callable[[], T], timeout: float) -> T:
-    """`call()` in a worker thread, or `TimeoutError` after `timeout` s (the worker is left to finish)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-connect")
-    try:
-        return pool.submit(call).result(timeout=timeout)
-    except FutureTimeout:
-        raise TimeoutError(f"no answer within {timeout:g} s") from None
-    finally:
-        pool.shutdown(wait=False)
-
-
-def _looks_like_connection_error(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(s in text for s in ("connect", "timeout", "timed out", "refused", "unreachable", "remoteprotocol"))

@@ -237,15 +237,19 @@ class UnitIndex:
         return cls(units, vectors, str(meta.get("embedder", "")), str(meta.get("chunks", "")))
 
     @classmethod
-    def for_chunks(cls, chunks: Sequence[Chunk], embedder, directory: Path) -> UnitIndex:
-        """The generation's saved units when they match `chunks` and the embedder; else built and saved."""
-        loaded = cls.load(directory)
+    def for_chunks(
+        cls, chunks: Sequence[Chunk], embedder, directory: Path, *, trust: bool = True, save: bool = True
+    ) -> UnitIndex:
+        """The generation's saved units when they match `chunks` and the embedder; else built (and saved
+        when `save`). `trust=False` (the files are known to be damaged) builds them without reading."""
+        loaded = cls.load(directory) if trust else None
         version = getattr(embedder, "version", "")
         if loaded is not None and loaded.embedder == version and loaded.chunks == fingerprint(chunks):
             return loaded
         built = cls.build(chunks, embedder.embed_documents, version)
-        try:
-            built.save(directory)
-        except OSError:
-            pass  # a read-only index still answers; the units are built again next time
+        if save:
+            try:
+                built.save(directory)
+            except OSError:
+                pass  # a read-only index still answers; the units are built again next time
         return built

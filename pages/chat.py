@@ -166,6 +166,12 @@ def answer(assistant: Assistant, question: str, options: dict) -> Turn:
     return turn
 
 
+def damage_notices(assistant: Assistant) -> None:
+    """One line per damaged file of the index serving: answering goes on without it; ingest repairs it."""
+    for notice in assistant.retriever.notices:
+        st.warning(literal(notice), icon=":material/warning:")
+
+
 def export_conversation(assistant: Assistant) -> None:
     """Sidebar buttons for the whole conversation as one briefing note (Markdown or Word)."""
     answered = [t.answer for t in turns() if t.answer is not None]
@@ -192,6 +198,7 @@ def main() -> None:
         show_turn(turn, index, assistant, options["details"])
     if question:
         turns().append(answer(assistant, question, options))
+    damage_notices(assistant)
     export_conversation(assistant)
 
 

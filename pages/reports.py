@@ -107,9 +107,18 @@ def index_upload(assistant: Assistant, path: Path) -> None:
                 max_chunks=assistant.settings.max_upload_chunks,
             )
         except AssistantError as exc:
-            path.unlink(missing_ok=True)
+            _remove_unless_indexed(assistant, path)
             status.update(label="Not added", state="error")
             stop_with(exc)
+        except Exception as exc:  # noqa: BLE001 - a store or library error must end in a message, not a trace
+            _remove_unless_indexed(assistant, path)
+            status.update(label="Not added", state="error")
+            stop_with(
+                AssistantError(
+                    f"The index could not be updated ({type(exc).__name__}: {exc}). {path.name} was not added; "
+                    "try again, or run `assistant ingest` from a terminal to see what the index needs."
+                )
+            )
         bar.progress(1.0, text="Done")
         for failure in summary.failures:
             st.error(f"**Skipped:** {literal(failure.reason)}", icon=":material/block:")
@@ -127,6 +136,21 @@ def index_upload(assistant: Assistant, path: Path) -> None:
     )
     reload_assistant()
     st.rerun()
+
+
+def _remove_unless_indexed(assistant: Assistant, path: Path) -> None:
+    """Take a file whose ingest failed back out of the corpus, unless the index serving now holds it."""
+    from assistant.store import ChunkStore
+    from ingest.manifest import Manifest
+
+    try:
+        current = ChunkStore(assistant.settings, assistant.embedder).current_generation()
+        source = path.relative_to(assistant.settings.corpus_dir).as_posix()
+        indexed = current is not None and source in Manifest.load(current.state_dir / "manifest.json").files
+    except Exception:  # noqa: BLE001 - the store is what failed: then the file is certainly not indexed
+        indexed = False
+    if not indexed:
+        path.unlink(missing_ok=True)
 
 
 def open_report(report_id: str) -> None:
