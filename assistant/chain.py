@@ -301,8 +301,8 @@ class Assistant:
             if chunk is None:
                 continue
             text = unit_quote(chunk, scored.unit)
-            if any(text == t for _, t, _ in shown):
-                continue
+            if any(text == t for _, t, _ in shown) or sum(p.chunk.chunk_id == chunk.chunk_id for p in passages) >= 2:
+                continue  # the same words, or a third quote from one passage
             passages.append(Passage(chunk, scored.probability, len(passages) + 1))
             shown.append((len(passages), text, chunk.report))
         if not shown:  # no units (an index without them): the passages' best sentences
