@@ -14,6 +14,7 @@ and the abstention threshold are chosen on the dev split (one question in five, 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -118,8 +119,9 @@ def fit(questions: list[TrainQuestion], rows: Rows, fraction: float = 1.0) -> di
     on P(answerable): the highest that refuses at most MAX_FALSE_ABSTENTION of dev's answerable questions)."""
     dev_ids = np.array([i for i, q in enumerate(questions) if q.dev])
     train_ids = np.array([i for i, q in enumerate(questions) if not q.dev])
-    if fraction < 1.0:  # a learning-curve point: the first share of the train split, in file order
-        train_ids = train_ids[: max(1, int(round(fraction * len(train_ids))))]
+    if fraction < 1.0:  # a learning-curve point: a share of the train split, in the order of their id hashes
+        by_hash = sorted(train_ids, key=lambda i: hashlib.sha1(questions[i].id.encode()).hexdigest())
+        train_ids = np.array(sorted(by_hash[: max(1, int(round(fraction * len(train_ids))))]))
     train, dev = np.isin(rows.question, train_ids), np.isin(rows.question, dev_ids)
     answerable = np.array([i for i in dev_ids if not questions[i].expect_abstain])
     scored = []
