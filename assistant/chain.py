@@ -297,7 +297,7 @@ class Assistant:
         for scored in ranking.units:
             if len(shown) == 3:
                 break
-            chunk = request_chunk(request, scored.unit.chunk_id) or _chunk(found, scored.unit.chunk_id)
+            chunk = _chunk(found, scored.unit.chunk_id)
             if chunk is None:
                 continue
             text = unit_quote(chunk, scored.unit)
@@ -346,10 +346,6 @@ def _chunk(found: Retrieval, chunk_id: str) -> Chunk | None:
     if found.lexical is None:
         return None
     return found.lexical.by_id.get(chunk_id)
-
-
-def request_chunk(request: WriteRequest, chunk_id: str) -> Chunk | None:
-    return next((p.chunk for p in request.passages if p.chunk.chunk_id == chunk_id), None)
 
 
 def _merged(first: Sequence[Passage], extra: Sequence[Passage]) -> list[Passage]:

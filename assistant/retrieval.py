@@ -77,8 +77,6 @@ class Retrieval:
     best_late: float = 0.0  # the best IDF-weighted MaxSim among the passages (0 without token vectors)
     coverage: float = 1.0  # IDF-weighted share of the topic's terms found in the best passages
     topic: str = ""  # what was searched for, without report names and asking words
-    # The query's token vectors and their IDF weights (late interaction), for scoring units' chunks too.
-    query_tokens: tuple[np.ndarray, np.ndarray] | None = None
     scope: tuple[str, ...] = ()  # the reports searched (the filter, or those the question names)
     lexical: LexicalIndex | None = field(default=None, repr=False, compare=False)  # the generation searched
 
@@ -237,7 +235,6 @@ class HybridRetriever:
             best_late=max((p.late or 0.0 for p in passages), default=0.0),
             coverage=topic_coverage(topic, [p.chunk for p in ranked[:3]], lexical.weight),
             topic=topic,
-            query_tokens=query_tokens,
             scope=tuple(scope),
             lexical=lexical,
         )

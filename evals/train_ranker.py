@@ -187,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prepare_runtime()
     settings = Settings.load(index_dir=args.index_dir)
-    questions = load_train(args.train)
+    try:
+        questions = load_train(args.train)
+    except (OSError, ValueError) as exc:
+        print(f"Cannot read the training questions: {exc}", file=sys.stderr)
+        return 2
     if args.rows is not None and args.rows.exists():
         saved = np.load(args.rows)
         rows = Rows(saved["x"], saved["y"], saved["question"], saved["leads"])

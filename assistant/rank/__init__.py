@@ -43,10 +43,6 @@ class Ranking:
     units: list[Scored]
     answerable: float = 0.0  # P(the reports answer the question at all), from the question-level model
 
-    @property
-    def best(self) -> float:
-        return self.units[0].probability if self.units else 0.0
-
 
 class AnswerRanker:
     """Ranks the units of one generation for a question's plan and retrieval."""
