@@ -352,7 +352,10 @@ def test_planted_report_text_stays_inert_in_answer_card_and_reader(browser, plan
         # The long section: its overlapping passages show every sentence once, in order.
         page.get_by_role("button", name="Next →").click()
         expect(page.get_by_role("heading", name="2. Findings on apprenticeship brokerage")).to_be_visible()
-        text = page.locator("[data-testid=stMainBlockContainer]").inner_text()
+        # The heading can render a beat before the section's passages: wait for the last sentence.
+        body = page.locator("[data-testid=stMainBlockContainer]")
+        expect(body).to_contain_text("finding number 40 ", timeout=30_000)
+        text = body.inner_text()
         assert [int(n) for n in re.findall(r"finding number (\d+)", text)] == list(range(1, 41))
         page.wait_for_timeout(500)
         assert outside == [], outside  # no request left the machine
