@@ -18,7 +18,7 @@ from assistant.errors import InvalidQuestionError
 from assistant.generate import AnswerWriter, WriteRequest, get_writer
 from assistant.generate.prompt import is_abstention
 from assistant.lexical import import_bm25s
-from assistant.plan import Plan, make_plan
+from assistant.plan import Plan
 from assistant.question import read_question
 from assistant.rank import AnswerRanker, Ranking, Scored
 from assistant.retrieval import HybridRetriever, Retrieval
@@ -191,28 +191,22 @@ class Assistant:
         reading = read_question(question)
         # Injected instructions are not searched for; the question under them is.
         query = reading.ask if reading.override else question
+        read_once = self.retriever.plan(query, reports, question=question, reading=reading)
         # conversation.py decides whether the question stands alone (then searched exactly as if asked alone).
         pool = max(self.settings.top_k, self.settings.pool_k)
-        resolution = resolve(query, history, self.retriever, pool, reports, condense, names_from=question)
+        resolution = resolve(read_once, history, self.retriever, pool, condense)
         found = resolution.found
         compared = found.compared if not reports else tuple(reports) if len(reports) > 1 else ()
-        plan = make_plan(
-            question,
-            reading=reading,
-            topic=found.topic,
-            reports=tuple(reports or found.reports_named),
-            compared=compared,
-            searched_as=resolution.searched_as,
-        )
+        plan = replace(found.plan or read_once, compared=compared)
         ranker = self.retriever.ranker_for(found.lexical) if found.lexical is not None else self.retriever.ranker
         ranking = ranker.rank(plan, found) if rank else Ranking([])
         claim_ranking = claim_plan = claim = None
         if reading.premise:
             # The claim the question takes for granted is the query: the sentence that speaks to it is
             # searched over the whole corpus (of the reports the question names, "Why did the SSDA conclude…").
-            scope = reports or [r for r in self.retriever.router.named(question) if r in found.reports_named] or None
-            claim = self.retriever.retrieve(reading.premise, pool, scope, names_from=question)
-            claim_plan = make_plan(reading.premise, topic=claim.topic, reports=tuple(scope or ()))
+            scope = tuple(reports or read_once.named)
+            claim_plan = self.retriever.plan(reading.premise, scope)
+            claim = self.retriever.search(claim_plan, pool)
             claim_ranking = ranker.rank(claim_plan, claim) if rank else Ranking([])
         return Understood(plan, found, resolution, ranking, claim_ranking, ranker, claim_plan, claim)
 

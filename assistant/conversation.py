@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.lexical import tokenize
+from assistant.plan import Plan
 from assistant.retrieval import HybridRetriever, Retrieval
 
 #: Minimum topic words for a question to be searchable on its own at all.
@@ -201,24 +202,28 @@ def _span(text: str, words: Sequence[str]) -> str:
 
 
 def resolve(
-    question: str,
+    plan: Plan,
     history: Sequence[str],
     retriever: HybridRetriever,
     k: int,
-    reports: Sequence[str] | None = None,
     condense: Callable[[Sequence[str], str], str] | None = None,
-    names_from: str | None = None,
 ) -> Resolution:
-    """Retrieve for `question` in its conversation: alone when it stands alone, else with what it lacks.
+    """Retrieve for `plan` (the question read once) in its conversation: alone when it stands alone, else
+    with what it lacks, by a plan for the question with its context (which keeps the user's reading).
 
     `condense` (an LLM writer's) rewrites a question that needs the conversation; it is never called
-    for one that stands alone. `names_from` is the user's own text checked for unknown names (default:
-    `question`), for callers that search a cleaned-up form of what the user typed.
+    for one that stands alone.
     """
-    names_from = names_from or question
+    question = plan.searched
 
     def alone() -> Retrieval:
-        return retriever.retrieve(question, k, reports, names_from=names_from)
+        return retriever.search(plan, k)
+
+    def with_(query: str) -> Retrieval:
+        context_plan = retriever.plan(
+            query, plan.chosen, question=plan.question, reading=plan.reading, searched_as=query
+        )
+        return retriever.search(context_plan, k)
 
     if not history:
         return Resolution(alone(), question, reason="no conversation")
@@ -230,7 +235,7 @@ def resolve(
     if not context:
         return Resolution(alone(), question, reason="nothing to carry from the conversation")
     query = f"{question} ({context})"
-    with_context = retriever.retrieve(query, k, reports, names_from=names_from)
+    with_context = with_(query)
     if not reading.needs_topic:
         solo = alone()
         gain = with_context.best_dense - solo.best_dense
@@ -239,5 +244,5 @@ def resolve(
     borrowed = ("topic",) if names_own or not retriever.router.named(context) else ("topic", "report focus")
     if condense is not None:
         query = condense(list(history), question).strip() or query
-        with_context = retriever.retrieve(query, k, reports, names_from=names_from)
+        with_context = with_(query)
     return Resolution(with_context, query, searched_as=query, borrowed=borrowed, reason="needs the conversation")

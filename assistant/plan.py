@@ -1,8 +1,10 @@
-"""The question read once: one plan that retrieval's results, the answer ranker and the writer all take.
+"""The question read once: one plan that retrieval, the answer ranker and the writer all take.
 
 `make_plan` is the one place that turns what the user typed (and what the conversation added) into
-intent, premise, injected instructions, named reports, topic and what kind of answer is wanted. Nothing
-downstream parses the question text again.
+intent, premise, injected instructions, named reports, topic and what kind of answer is wanted. The
+retriever makes the plan (it knows the catalog's names: `HybridRetriever.plan`) before it searches, and
+searches by the plan (`HybridRetriever.search`); conversation resolution, the ranker and the writers take
+it too. Nothing downstream parses the question text again.
 """
 
 from __future__ import annotations
@@ -47,11 +49,26 @@ class Plan:
 
     question: str  # as asked
     reading: Reading  # intent, premise, injected instructions, what to search for
-    topic: str = ""  # what was searched for, without report names and asking words
+    topic: str = ""  # what is searched for, without report names and asking words
     reports: tuple[str, ...] = ()  # reports the question (or the filter) names
     compared: tuple[str, ...] = ()  # reports set side by side
     searched_as: str = ""  # the query once the conversation added context ("" when it stood alone)
     wants: frozenset[str] = field(default_factory=frozenset)  # kinds of sentence that would answer (WANTS)
+    query: str = ""  # the text searched (the question, without injected instructions, or with context)
+    chosen: tuple[str, ...] = ()  # reports the user filtered to (the filter wins over the question's names)
+    named: tuple[str, ...] = ()  # indexed reports the searched text names
+    unknown_names: tuple[str, ...] = ()  # names in the user's words that no report mentions
+    comparison: bool = False  # worded as a comparison ("across the reports…") without naming reports
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """The reports searched: the filter, else those the question names (empty: all)."""
+        return self.chosen or self.named
+
+    @property
+    def searched(self) -> str:
+        """The text retrieval searches with."""
+        return self.query or self.question
 
     @property
     def subject(self) -> str:
@@ -89,16 +106,26 @@ def make_plan(
     reports: tuple[str, ...] = (),
     compared: tuple[str, ...] = (),
     searched_as: str = "",
+    query: str = "",
+    chosen: tuple[str, ...] = (),
+    named: tuple[str, ...] = (),
+    unknown_names: tuple[str, ...] = (),
+    comparison: bool = False,
 ) -> Plan:
-    """The plan of `question`; `reading` when the caller has already read it (the chain reads it first, to
-    know what to search for)."""
+    """The plan of `question`; `reading` when the caller has already read it (a follow-up's plan keeps
+    the reading of what the user typed)."""
     reading = reading or read_question(question)
     return Plan(
         question=question,
         reading=reading,
         topic=topic or reading.ask,
-        reports=tuple(reports),
+        reports=tuple(reports) or tuple(chosen) or tuple(named),
         compared=tuple(compared),
         searched_as=searched_as,
         wants=wants_of(reading.ask, reading),
+        query=query,
+        chosen=tuple(chosen),
+        named=tuple(named),
+        unknown_names=tuple(unknown_names),
+        comparison=comparison,
     )

@@ -1,7 +1,8 @@
 """Hybrid, report-aware retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank.
 
 Exposed as a LangChain retriever for composition (`ReportRetriever`, defined in assistant.lc and loaded
-on first use), and as `HybridRetriever.retrieve` for the chain.
+on first use), and to the chain as `HybridRetriever.plan` (the question read once) and
+`HybridRetriever.search` (passages for that plan).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.late import LateScorer
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.question import is_comparison
+from assistant.plan import Plan, make_plan
+from assistant.question import Reading, is_comparison
 from assistant.rank import AnswerRanker
 from assistant.routing import ReportRouter
 from assistant.store import ChunkStore
@@ -79,6 +81,7 @@ class Retrieval:
     topic: str = ""  # what was searched for, without report names and asking words
     scope: tuple[str, ...] = ()  # the reports searched (the filter, or those the question names)
     lexical: LexicalIndex | None = field(default=None, repr=False, compare=False)  # the generation searched
+    plan: Plan | None = field(default=None, repr=False, compare=False)  # what was searched for, read once
 
 
 class HybridRetriever:
@@ -186,20 +189,54 @@ class HybridRetriever:
     def reports_in_index(self) -> list[str]:
         return sorted({c.report for c in self.lexical.chunks})
 
+    def plan(
+        self,
+        text: str,
+        reports: Sequence[str] | None = None,
+        *,
+        question: str | None = None,
+        reading: Reading | None = None,
+        searched_as: str = "",
+    ) -> Plan:
+        """`text` read once into the plan that search, ranking and writing take.
+
+        `text` is what is searched (the question, or it with the conversation's context); `question` is
+        the user's own words (default `text`), read for intent and for names no report mentions;
+        `reports` is the user's filter, which wins over the reports the text names.
+        """
+        question = question or text
+        indexed = set(self.reports_in_index())
+        named = tuple(r for r in self.router.named(text) if r in indexed)
+        chosen = tuple(reports or ())
+        scope = list(chosen or named)
+        return make_plan(
+            question,
+            reading=reading,
+            topic=topic_of(text, self.router.strip_names(text, scope) if scope else None),
+            query=text,
+            chosen=chosen,
+            named=named,
+            searched_as=searched_as,
+            unknown_names=tuple(self.lexical.unknown_names(question, self._known_names)),
+            comparison=not scope and is_comparison(text),
+        )
+
     def retrieve(
         self, query: str, k: int | None = None, reports: Sequence[str] | None = None, names_from: str | None = None
     ) -> Retrieval:
         """Top `k` passages for `query`; `reports` filters explicitly, else the question's own naming steers.
 
         `names_from` is the text checked for names no report mentions (the user's own words, not a
-        query built from the conversation).
+        query built from the conversation). Shorthand for `search(plan(...))`.
         """
+        return self.search(self.plan(query, reports, question=names_from), k)
+
+    def search(self, plan: Plan, k: int | None = None) -> Retrieval:
+        """Top `k` passages for `plan`: searched by its topic, within its scope, compared when it compares."""
         k = k or self.settings.top_k
         lexical = self.lexical
         late = self._late_for(lexical)
-        named = [r for r in self.router.named(query) if r in set(self.reports_in_index())]
-        scope = list(reports) if reports else named
-        topic = topic_of(query, self.router.strip_names(query, scope) if scope else None)
+        scope, topic, chosen = list(plan.scope), plan.topic, bool(plan.chosen)
         expanded = lexical.expand(topic)
         query_tokens: tuple[np.ndarray, np.ndarray] | None = None
         if late is not None:
@@ -208,8 +245,8 @@ class HybridRetriever:
             query_tokens = (late.project(tokens[0]), late.weights(self.store.embedder.token_ids(expanded)))
         else:
             vector = self.store.embedder.embed_query(expanded)
-        compared = scope if len(scope) > 1 and not reports else []
-        if not scope and is_comparison(query):
+        compared = scope if len(scope) > 1 and not chosen else []
+        if plan.comparison:
             # "Across the reports…" names none: compare the reports that have the strongest evidence.
             leading = self._ranked(expanded, vector, query_tokens, None, 3 * k, lexical, late)
             compared = list(dict.fromkeys(p.chunk.report for p in leading))[:MAX_COMPARED]
@@ -223,20 +260,20 @@ class HybridRetriever:
             passages = self._ranked(expanded, vector, query_tokens, scope or None, k, lexical, late)
         best = max((p.dense or 0.0 for p in passages), default=0.0)
         ranked = [Passage(p.chunk, p.score, i + 1, p.dense, p.lexical, p.late) for i, p in enumerate(passages)]
-        unknown = tuple(lexical.unknown_names(names_from or query, self._known_names))
         return Retrieval(
             passages=ranked,
-            reports_named=named,
+            reports_named=list(plan.named),
             query=expanded,
             best_dense=best,
             vector=vector,
-            unknown_names=unknown,
+            unknown_names=plan.unknown_names,
             compared=tuple(compared),
             best_late=max((p.late or 0.0 for p in passages), default=0.0),
             coverage=topic_coverage(topic, [p.chunk for p in ranked[:3]], lexical.weight),
             topic=topic,
             scope=tuple(scope),
             lexical=lexical,
+            plan=plan,
         )
 
     def _ranked(

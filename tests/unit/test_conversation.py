@@ -114,7 +114,7 @@ def test_a_follow_up_borrows_the_topic_and_says_what_was_searched(assistant: Ass
 
 def test_what_about_another_report_keeps_the_topic_and_switches_the_report(assistant: Assistant) -> None:
     history = ["What did the Alpha Institute find about small firms?"]
-    resolution = resolve("What about the Beta report?", history, assistant.retriever, 6)
+    resolution = resolve(assistant.retriever.plan("What about the Beta report?"), history, assistant.retriever, 6)
     assert "small firms" in resolution.searched_as and "Alpha" not in resolution.searched_as
     assert resolution.borrowed == ("topic",)
     assert {p.chunk.report for p in resolution.found.passages} == {"beta-2015"}
@@ -122,7 +122,7 @@ def test_what_about_another_report_keeps_the_topic_and_switches_the_report(assis
 
 def test_a_follow_up_without_a_report_name_keeps_the_report_focus(assistant: Assistant) -> None:
     history = ["What does the Beta report say about barriers to training?"]
-    resolution = resolve("How can they be overcome?", history, assistant.retriever, 6)
+    resolution = resolve(assistant.retriever.plan("How can they be overcome?"), history, assistant.retriever, 6)
     assert "Beta" in resolution.searched_as and "barriers to training" in resolution.searched_as
     assert resolution.borrowed == ("topic", "report focus")
     assert {p.chunk.report for p in resolution.found.passages} == {"beta-2015"}
@@ -132,7 +132,7 @@ def test_a_third_question_inherits_what_the_second_borrowed(assistant: Assistant
     history = ["What are employer networks?", "And how were they paid for?"]
     text = carried(history, assistant.retriever, with_names=True)
     assert "employer networks" in text.lower() and "paid" in text
-    resolution = resolve("Why did some of them close?", history, assistant.retriever, 6)
+    resolution = resolve(assistant.retriever.plan("Why did some of them close?"), history, assistant.retriever, 6)
     assert "employer networks" in resolution.searched_as.lower()
 
 
@@ -141,10 +141,10 @@ def test_a_rich_question_that_points_back_is_settled_by_retrieval(
 ) -> None:
     question, history = "What stops small firms from training their staff?", ["What are employer networks?"]
     assert read(question, assistant.retriever).points_back
-    assert resolve(question, history, assistant.retriever, 6).searched_as == ""
+    assert resolve(assistant.retriever.plan(question), history, assistant.retriever, 6).searched_as == ""
     # The same question is carried as soon as any gain from the context counts: retrieval decided.
     monkeypatch.setattr(conversation, "GAIN_PER_TOPIC_WORD", -1.0)
-    assert resolve(question, history, assistant.retriever, 6).searched_as.startswith(question)
+    assert resolve(assistant.retriever.plan(question), history, assistant.retriever, 6).searched_as.startswith(question)
 
 
 def test_condense_is_only_asked_for_questions_that_need_the_conversation(assistant: Assistant) -> None:
@@ -156,9 +156,11 @@ def test_condense_is_only_asked_for_questions_that_need_the_conversation(assista
 
     history = ["What are employer networks?"]
     question = "What stops small firms from training their staff?"
-    standalone = resolve(question, history, assistant.retriever, 6, None, condense)
+    standalone = resolve(assistant.retriever.plan(question), history, assistant.retriever, 6, condense)
     assert calls == [] and standalone.searched_as == ""
-    follow_up = resolve("And how were they paid for?", history, assistant.retriever, 6, None, condense)
+    follow_up = resolve(
+        assistant.retriever.plan("And how were they paid for?"), history, assistant.retriever, 6, condense
+    )
     assert calls == [(history, "And how were they paid for?")]
     assert follow_up.searched_as == "How were employer networks funded?"
     condensed = assistant.retriever.retrieve("How were employer networks funded?", 6)
@@ -166,7 +168,7 @@ def test_condense_is_only_asked_for_questions_that_need_the_conversation(assista
 
 
 def test_no_history_means_no_context(assistant: Assistant) -> None:
-    resolution = resolve("And how were they paid for?", [], assistant.retriever, 6)
+    resolution = resolve(assistant.retriever.plan("And how were they paid for?"), [], assistant.retriever, 6)
     assert resolution.searched_as == "" and resolution.query == "And how were they paid for?"
 
 
@@ -213,11 +215,21 @@ def test_bad_conversation_lines_name_the_line_and_problem(tmp_path: Path, line: 
 
 def test_scoring_runs_the_real_chain_both_ways(assistant: Assistant, tmp_path: Path) -> None:
     rows = [
-        {"id": "i", "kind": "independent", "history": ["How can colleges engage small employers?"],
-         "question": "What stops small firms from training their staff?", "evidence": []},
-        {"id": "f", "kind": "followup", "history": ["What are employer networks?"],
-         "question": "And how were they paid for?", "standalone": "How were employer networks paid for?",
-         "evidence": [{"report": "ukces-2013", "text": "placeholder"}]},
+        {
+            "id": "i",
+            "kind": "independent",
+            "history": ["How can colleges engage small employers?"],
+            "question": "What stops small firms from training their staff?",
+            "evidence": [],
+        },
+        {
+            "id": "f",
+            "kind": "followup",
+            "history": ["What are employer networks?"],
+            "question": "And how were they paid for?",
+            "standalone": "How were employer networks paid for?",
+            "evidence": [{"report": "ukces-2013", "text": "placeholder"}],
+        },
     ]
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
@@ -252,3 +264,45 @@ def test_the_stop_words_are_scikit_learns_list_read_without_importing_it() -> No
     code = "import sys; from assistant.conversation import _stop_words; _stop_words(); print('sklearn' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+# -- the question is read once --------------------------------------------------------------------------------
+
+
+def test_search_takes_the_plan_and_reads_no_text_again(assistant: Assistant, monkeypatch) -> None:
+    plan = assistant.retriever.plan("What does the Beta report say about barriers to training?")
+    assert plan.named == ("beta-2015",) and plan.scope == ("beta-2015",) and "Beta" not in plan.topic
+
+    def read_again(*_args, **_kwargs):
+        raise AssertionError("search read the question text again")
+
+    monkeypatch.setattr(assistant.retriever.router, "named", read_again)
+    monkeypatch.setattr("assistant.retrieval.topic_of", read_again)
+    found = assistant.retriever.search(plan, 6)
+    assert found.plan is plan and found.topic == plan.topic
+    assert {p.chunk.report for p in found.passages} == {"beta-2015"}
+
+
+def test_understanding_a_question_reads_it_once(assistant: Assistant, monkeypatch) -> None:
+    import assistant.retrieval as retrieval
+
+    calls: list[str] = []
+    topic_of = retrieval.topic_of
+    monkeypatch.setattr(
+        retrieval, "topic_of", lambda text, stripped=None: calls.append(text) or topic_of(text, stripped)
+    )
+    understood = assistant.understand("What does the Beta report say about barriers to training?")
+    assert calls == ["What does the Beta report say about barriers to training?"]
+    assert understood.found.plan is not None and understood.plan.reports == ("beta-2015",)
+    calls.clear()
+    # A follow-up: once as asked, once with the context it borrows (the plan the search then takes).
+    followed = assistant.understand("How can they be overcome?", ["What does the Beta report say about barriers?"])
+    assert len(calls) == 2 and calls[1] == followed.plan.searched_as
+    assert followed.plan.question == "How can they be overcome?" and followed.plan.reports == ("beta-2015",)
+
+
+def test_a_filter_wins_over_the_names_in_the_question(assistant: Assistant) -> None:
+    plan = assistant.retriever.plan("What did the Alpha Institute find about small firms?", ["beta-2015"])
+    assert plan.chosen == ("beta-2015",) and plan.scope == ("beta-2015",) and plan.reports == ("beta-2015",)
+    found = assistant.retriever.search(plan, 6)
+    assert {p.chunk.report for p in found.passages} == {"beta-2015"} and found.compared == ()
