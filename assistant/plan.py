@@ -40,6 +40,7 @@ _FRAME = re.compile(
     r"research\w*|papers?|authors?|discuss\w*|mention\w*|tell|describe\w*|explain\w*|according)\b",
     re.IGNORECASE,
 )
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _WANT_PATTERNS = {k: re.compile(v, re.IGNORECASE) for k, v in _WANTS.items()}
 
 
@@ -64,6 +65,11 @@ class Plan:
     def scope(self) -> tuple[str, ...]:
         """The reports searched: the filter, else those the question names (empty: all)."""
         return self.chosen or self.named
+
+    @property
+    def years(self) -> frozenset[str]:
+        """The years the user's question names ("in 2022", "the 2008 study")."""
+        return frozenset(_YEAR.findall(self.reading.ask))
 
     @property
     def searched(self) -> str:

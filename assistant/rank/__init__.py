@@ -62,6 +62,7 @@ class AnswerRanker:
         self.reports = np.array([u.report for u in index.units])
         self._neighbours = _neighbours(index)
         self._chunk_row = {c.chunk_id: i for i, c in enumerate(lexical.chunks)}
+        self._report_year = {c.report: str(c.year) for c in lexical.chunks if c.year}
 
     @property
     def model(self) -> AnswerModel:
@@ -112,6 +113,7 @@ class AnswerRanker:
             passage_late={p.chunk.chunk_id: float(p.late or 0.0) for p in passages},
             best_late=found.best_late,
             coverage=found.coverage,
+            report_year=self._report_year,
         )
         neighbour = np.array([max((cos[n] for n in self._neighbours[r]), default=0.0) for r in chosen])
         # The chunk each unit sits in, judged for every candidate alike (retrieved or not): its BM25 score
@@ -145,7 +147,7 @@ def _neighbours(index: UnitIndex) -> list[tuple[int, ...]]:
 
 # What the ranker derives from the units without a question (their terms, what they offer, their BM25
 # index) is saved beside them at ingest, so a fresh process does not redo it (about a second here).
-DERIVED_VERSION = "ranker-text/1"
+DERIVED_VERSION = "ranker-text/2"  # 2: the years a unit names; about-literature sentences
 
 
 def _derive(index: UnitIndex, lexical: LexicalIndex) -> tuple[list[UnitText], object]:
@@ -180,6 +182,7 @@ def prepare(index: UnitIndex, lexical: LexicalIndex, directory: Path) -> None:
             t.about_text,
             t.one_case,
             t.first_in_section,
+            sorted(t.years),
         ]
         for t in texts
     ]
@@ -197,9 +200,19 @@ def _load_derived(index: UnitIndex, directory: Path) -> tuple[list[UnitText], ob
             return None
         texts = [
             UnitText(
-                frozenset(a), frozenset(b), frozenset(c), int(d), bool(e), bool(f), bool(g), bool(h), bool(i), bool(j)
+                frozenset(a),
+                frozenset(b),
+                frozenset(c),
+                int(d),
+                bool(e),
+                bool(f),
+                bool(g),
+                bool(h),
+                bool(i),
+                bool(j),
+                frozenset(y),
             )
-            for a, b, c, d, e, f, g, h, i, j in meta["texts"]
+            for a, b, c, d, e, f, g, h, i, j, y in meta["texts"]
         ]
         bm25 = import_bm25s().BM25.load(str(directory / "bm25"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError, EOFError):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from assistant.plan import Plan
+from assistant.quotable import about_literature
 from assistant.units import Unit
 
 # What a sentence offers (grammatical and typographic shapes, not topics).
@@ -58,6 +59,7 @@ _ABOUT_TEXT = re.compile(
     r"(?:is|was|aims?|sets|describes|examines|looks|considers|presents|outlines|summari[sz]es|explores)\b",
     re.I,
 )
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _ONE_CASE = re.compile(
     r"\b(?:this|that|these|those)\s+(?:individual|person|employer|company|firm|interviewee|respondent|participant|"
     r"case|example)s?\b|\b(?:he|she|his|her)\b",
@@ -103,9 +105,12 @@ FEATURES: tuple[str, ...] = (
     "offer_cause",
     "offer_advice",
     "offer_obstacle",
+    "year_met",
+    "year_unmet",
     "q_best_cos",
     "q_late",
     "q_coverage",
+    "q_year_unmet",
 )
 
 
@@ -123,6 +128,7 @@ class UnitText:
     about_text: bool
     one_case: bool
     first_in_section: bool
+    years: frozenset[str] = frozenset()  # the years the unit's text names
 
 
 def unit_text(unit: Unit, terms: Sequence[str], heading_terms: Sequence[str], paragraph: int | None) -> UnitText:
@@ -136,9 +142,12 @@ def unit_text(unit: Unit, terms: Sequence[str], heading_terms: Sequence[str], pa
         summary=bool(_SUMMARY.search(section)),
         case=bool(_CASE.search(section)),
         cited=bool(_CITED.search(unit.text)),
-        about_text=bool(_ABOUT_TEXT.search(unit.text)),
+        # About the report or the literature, not the topic: "This chapter describes…", "A number of LSDA
+        # publications are concerned with…" (the same test the quotable-sentence filter uses).
+        about_text=bool(_ABOUT_TEXT.search(unit.text) or about_literature(unit.text)),
         one_case=bool(_ONE_CASE.search(unit.text)),
         first_in_section=paragraph in (None, 1) and unit.start == 0,
+        years=frozenset(YEAR.findall(unit.text)),
     )
 
 
@@ -153,6 +162,7 @@ class Context:
     passage_late: dict[str, float]  # chunk id -> late-interaction score, for retrieved passages
     best_late: float
     coverage: float
+    report_year: dict[str, str] = field(default_factory=dict)  # report id -> its year of publication
 
 
 def _share(weights: dict[str, float], have: frozenset[str]) -> float:
@@ -185,6 +195,14 @@ def matrix(
     wants = ctx.plan.wants
     named = set(ctx.plan.reports)
     weights = {t: ctx.weight(t) for t in ctx.topic_terms}
+    # A year the question asks about ("in 2022", "the 2008 study") is met by a unit that names it or sits in
+    # a report of that year; when no candidate meets it the reports likely do not give what is asked.
+    asked = ctx.plan.years
+    met = [
+        bool(asked) and bool(asked & (text.years | {ctx.report_year.get(unit.report, "")}))
+        for unit, text in zip(units, texts, strict=True)
+    ]
+    none_met = float(bool(asked) and not any(met))
     for i, (unit, text) in enumerate(zip(units, texts, strict=True)):
         row = out[i]
         row[col["cos"]] = cos[i]
@@ -229,5 +247,8 @@ def matrix(
         row[col["offer_obstacle"]] = float("obstacle" in offers)
         row[col["q_best_cos"]] = best
         row[col["q_late"]] = ctx.best_late
+        row[col["year_met"]] = float(met[i])
+        row[col["year_unmet"]] = float(bool(asked) and not met[i])
         row[col["q_coverage"]] = ctx.coverage
+        row[col["q_year_unmet"]] = none_met
     return out

@@ -19,7 +19,7 @@ from assistant.errors import ModelFileError
 MODEL_PATH = Path(__file__).with_name("model.json")
 
 
-QUESTION_FEATURES = ("best_logit", "second_logit", "q_best_cos", "q_late", "q_coverage")
+QUESTION_FEATURES = ("best_logit", "second_logit", "q_best_cos", "q_late", "q_coverage", "q_year_unmet")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def question_row(probabilities: np.ndarray, first_row: np.ndarray, features: tup
     best = float(ordered[0]) if len(ordered) else 0.0
     second = float(ordered[1]) if len(ordered) > 1 else 0.0
     col = {name: i for i, name in enumerate(features)}
-    signals = [float(first_row[col[n]]) if len(first_row) else 0.0 for n in ("q_best_cos", "q_late", "q_coverage")]
+    signals = [float(first_row[col[n]]) if len(first_row) else 0.0 for n in QUESTION_FEATURES[2:]]
     return np.array([_logit(best), _logit(second), *signals])
 
 

@@ -113,11 +113,6 @@ def test_ukces_false_premise_is_corrected_with_the_integration_sentence(assistan
     assert "non-skills" in answer.answer and any(c.report == "ukces-2013" for c in answer.citations)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (README): the question model takes the T Level sentence (2020) as answering; "
-    "nothing in the features says that the year asked for is not the year given",
-)
 def test_t_level_starts_are_not_given(assistant):
     answer = assistant.ask("How many T Level students started in 2022?")
     assert answer.abstained

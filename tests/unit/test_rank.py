@@ -42,7 +42,9 @@ def _unit(text: str, kind: str = "body", report: str = "r", section=("3 Barriers
     return Unit(uid, f"{report}:{uid}", report, 0, 0, kind, text, section, 0)
 
 
-def _features(question: str, units: list[Unit], cos: list[float], reports=(), terms=None, bm25=None) -> dict:
+def _features(
+    question: str, units: list[Unit], cos: list[float], reports=(), terms=None, bm25=None, years=None
+) -> dict:
     plan = make_plan(question, reports=tuple(reports))
     words = terms or [u.text.lower().replace(".", "").split() for u in units]
     texts = [
@@ -56,6 +58,7 @@ def _features(question: str, units: list[Unit], cos: list[float], reports=(), te
         passage_late={units[0].chunk_id: 0.7},
         best_late=0.7,
         coverage=0.5,
+        report_year=years or {},
     )
     rows = matrix(ctx, units, texts, np.asarray(cos), np.asarray(bm25 or [0.0] * len(units)), np.zeros(len(units)))
     return [dict(zip(FEATURES, row, strict=True)) for row in rows]
@@ -104,6 +107,27 @@ def test_text_features():
     assert g["about_text"] == 1
     (h,) = _features("what", [_unit("A case.", section=("Case study 4: a bakery",))], [0.5])
     assert h["case_section"] == 1 and h["short"] == 1
+    # About the literature, not the topic: the same test the quotable-sentence filter uses.
+    (i,) = _features("what barriers", [_unit("A number of LSDA publications are concerned with barriers.")], [0.5])
+    assert i["about_text"] == 1
+    (j,) = _features("what barriers", [_unit("Small firms face barriers of time and cost.")], [0.5])
+    assert j["about_text"] == 0
+
+
+def test_a_year_asked_for_is_met_by_the_text_or_the_reports_year():
+    units = [
+        _unit("T Levels were to be first delivered in 2020.", report="a", uid=0),
+        _unit("Nearly half of the firms had a vacancy.", report="b", uid=1),
+    ]
+    a, b = _features("How many students started in 2022?", units, [0.5, 0.4], years={"a": "2019", "b": "2008"})
+    assert a["year_unmet"] == 1 and a["year_met"] == 0 and b["year_unmet"] == 1
+    assert a["q_year_unmet"] == b["q_year_unmet"] == 1  # no candidate gives 2022
+    c, d = _features(
+        "What did the 2008 study find about vacancies?", units, [0.5, 0.4], years={"a": "2019", "b": "2008"}
+    )
+    assert d["year_met"] == 1 and c["year_unmet"] == 1 and c["q_year_unmet"] == d["q_year_unmet"] == 0
+    (e,) = _features("How many students started?", units[:1], [0.5])
+    assert e["year_met"] == e["year_unmet"] == e["q_year_unmet"] == 0  # no year asked: no signal
 
 
 def test_model_matches_scikit_learn(tmp_path: Path):
