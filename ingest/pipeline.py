@@ -29,9 +29,8 @@ from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IndexDamagedError, IndexWriteError, IngestError
-from assistant.late import TOKEN_DIMS, TokenVectors, TokenWriter
+from assistant.late import TokenVectors, TokenWriter, fit_tokens_basis
 from assistant.lexical import LexicalIndex
-from assistant.matrices import fit_basis
 from assistant.peek import read_store
 from assistant.rank import prepare as prepare_ranker
 from assistant.store import (
@@ -724,7 +723,9 @@ class _TokenSink:
             self._open(self.old.basis, self.old.source_dims)
 
     def _open(self, basis: np.ndarray | None, dims: int) -> TokenWriter:
-        self.writer = TokenWriter(self.directory, self.embedder, dims, basis)
+        # Rows carried on the old basis keep its re-normalisation too, so old and new rows compare.
+        normalise = self.old.normalised if self.old is not None and self.old.basis is not None else None
+        self.writer = TokenWriter(self.directory, self.embedder, dims, basis, normalise)
         if self.old is not None and self.carried:
             self.old.copy_to(self.writer, self.carried)
         return self.writer
@@ -742,7 +743,7 @@ class _TokenSink:
         """Fit the basis on the chunks held, open the writer and write them."""
         rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
         dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
-        writer = self._open(fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None, dims)
+        writer = self._open(fit_tokens_basis(rows), dims)
         for chunk_id, matrix in self.waiting:
             writer.add(chunk_id, matrix)
         self.waiting = []
@@ -766,12 +767,14 @@ class _TokenSink:
 def _build_units(
     store: ChunkStore, generation: Generation, chunks: list[Chunk], lexical: LexicalIndex, current: Generation | None
 ) -> None:
-    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector)."""
+    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector).
+
+    The vectors go to disk a window at a time as they are embedded (never all held)."""
     previous = UnitIndex.load(current.state_dir / "units") if current else None
     embedder = store.embedder
-    built = UnitIndex.build(chunks, embedder.embed_documents, getattr(embedder, "version", ""), previous)
-    built.save(generation.state_dir / "units")
-    prepare_ranker(built, lexical, generation.state_dir / "ranker")
+    version = getattr(embedder, "version", "")
+    written = UnitIndex.write(generation.state_dir / "units", chunks, embedder.embed_documents, version, previous)
+    prepare_ranker(written, lexical, generation.state_dir / "ranker")
 
 
 @contextmanager
