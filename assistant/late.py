@@ -4,8 +4,8 @@ ColBERT-style scoring (each question token takes its best match among a passage'
 re-ranks the hybrid list and tells in-scope from out-of-scope questions better than one cosine,
 with the model we already have. No library stores token vectors next to Chroma for a
 sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
-(`assistant.matrices`: projected onto 128 directions fitted at ingest and re-normalised, see
-TOKEN_DIMS, then int8 with a scale per row: 132 bytes a token instead of 768 as float16), and an
+(`assistant.matrices`: projected onto 192 directions fitted at ingest and re-normalised, see
+TOKEN_DIMS, then int8 with a scale per row: 196 bytes a token instead of 768 as float16), and an
 index of row ranges by chunk id.
 """
 
@@ -25,14 +25,15 @@ from assistant.atomic import replace_directory
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8p128n/3"  # 3: projected to 128 directions, re-normalised (2: int8 at 384; 1: float16)
+TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normalised (2: int8 at 384; 1: float16)
 # Directions the token rows are projected onto at ingest (None keeps all of the model's), re-normalised
-# after projection so MaxSim stays a cosine. Chosen on the training questions (evals/train.jsonl,
-# bench/token_options.py): against full-size int8 rows, 128 re-normalised moved retrieval hit@5 by
-# -0.008 / -0.009 and MRR by +0.001 / +0.013 on the train / dev splits, at 25 KB a chunk instead of
-# 74 KB and a faster re-rank; unnormalised it lost 0.012 MRR. The answer ranker, whose features
-# include these scores, is refitted on vectors made this way (evals/train_ranker.py).
-TOKEN_DIMS: int | None = 128
+# after projection so MaxSim stays a cosine. Chosen on the training questions only (evals/train.jsonl:
+# bench/token_options.py for retrieval, evals/sets.py's train/dev splits after refitting the ranker):
+# 192 re-normalised kept hit@5 and MRR of both splits within 0.01 of full-size int8 rows (train
+# -0.002 / +0.007, dev -0.009 / +0.002) at 38 KB a chunk instead of 74 KB; 128 re-normalised (25 KB)
+# lost 0.018 hit@5 on the dev split, and unnormalised projections lost MRR. The answer ranker, whose
+# features include these scores, is refitted on vectors made this way (evals/train_ranker.py).
+TOKEN_DIMS: int | None = 192
 TOKEN_RENORMALISE = True
 _MATRIX = "rows"
 

@@ -472,7 +472,7 @@ def test_token_vectors_of_a_larger_model_are_projected_and_carried(
     from assistant.late import TokenVectors
     from tests.conftest import FakeEmbedder
 
-    TOKEN_DIMS = late.TOKEN_DIMS  # 128 directions, re-normalised (see assistant/late.py)
+    TOKEN_DIMS = late.TOKEN_DIMS  # 192 directions, re-normalised (see assistant/late.py)
     assert TOKEN_DIMS is not None
 
     class Wide(FakeEmbedder):

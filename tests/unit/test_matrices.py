@@ -11,7 +11,7 @@ from assistant import late
 from assistant.late import TokenVectors, TokenWriter, write_tokens
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 
-TOKEN_DIMS = 128  # assistant.late.TOKEN_DIMS: token vectors are projected to 128 directions and re-normalised
+TOKEN_DIMS = 192  # assistant.late.TOKEN_DIMS: token vectors are projected to 192 directions and re-normalised
 
 
 def _unit_rows(n: int, dims: int, rank: int, seed: int = 0) -> np.ndarray:
@@ -78,7 +78,7 @@ def test_token_vectors_are_projected_and_renormalised_by_default(tmp_path: Path)
     projected = rows["c7"] @ vectors.basis
     projected /= np.linalg.norm(projected, axis=1, keepdims=True)
     assert np.abs(stored - projected).max() < 0.01
-    assert (tmp_path / "t" / "rows.codes").stat().st_size == 20 * 30 * TOKEN_DIMS  # a third of 384 bytes a row
+    assert (tmp_path / "t" / "rows.codes").stat().st_size == 20 * 30 * TOKEN_DIMS  # half of 384 bytes a row
 
 
 def test_a_query_is_projected_with_the_stored_basis_once_loaded(tmp_path: Path) -> None:
