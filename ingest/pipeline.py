@@ -466,7 +466,8 @@ def _run(
         manifest.save()
         lexical = LexicalIndex.build(everything, generation.id)
         lexical.save(generation.state_dir / "bm25")
-        _build_units(store, generation, everything, lexical, tokens_from)
+        # Damaged unit vectors may still load (zero-filled rows keep their size): none of them is reused.
+        _build_units(store, generation, everything, lexical, None if damaged & {"units", "*"} else current)
         store.publish(generation, expected=len(everything), previous=current)
     except BaseException:
         try:
