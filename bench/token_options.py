@@ -135,7 +135,8 @@ def main() -> None:
                 for case in cases:
                     reading = read_question(case.question)
                     query = reading.ask if reading.override else case.question
-                    found = resolve(query, list(case.history), retriever, 12, names_from=case.question).found
+                    plan = retriever.plan(query, question=case.question)
+                    found = resolve(plan, list(case.history), retriever, 12).found
                     rank = evidence_rank(case, found.passages)
                     if rank:
                         hit1 += rank == 1
