@@ -4,8 +4,9 @@ ColBERT-style scoring (each question token takes its best match among a passage'
 re-ranks the hybrid list and tells in-scope from out-of-scope questions better than one cosine,
 with the model we already have. No library stores token vectors next to Chroma for a
 sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
-(`assistant.matrices`: int8 with a scale per row, 388 bytes a token instead of 768 as float16;
-optionally projected, see TOKEN_DIMS), and an index of row ranges by chunk id.
+(`assistant.matrices`: projected onto 192 directions fitted at ingest and re-normalised, see
+TOKEN_DIMS, then int8 with a scale per row: 196 bytes a token instead of 768 as float16), and an
+index of row ranges by chunk id.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from assistant.atomic import replace_directory
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8/2"  # 2: int8 rows with a scale each (was float16)
-# Directions the token rows are projected onto at ingest, or None to keep all of the model's. None:
-# MaxSim from int8 rows is within 0.0001 of float16's, while a 128-d projection (ColBERTv2's size,
-# 25 KB a chunk) moved every score by 0.015-0.07 (bench/late_interaction.py), enough to move
-# questions across the calibrated answerability threshold (false abstention 0.03 -> 0.17). Set it
-# again only together with a threshold calibrated on projected scores.
-TOKEN_DIMS: int | None = None
+TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normalised (2: int8 at 384; 1: float16)
+# Directions the token rows are projected onto at ingest (None keeps all of the model's), re-normalised
+# after projection so MaxSim stays a cosine. Chosen on the training questions only (evals/train.jsonl:
+# bench/token_options.py for retrieval, evals/sets.py's train/dev splits after refitting the ranker):
+# 192 re-normalised kept hit@5 and MRR of both splits within 0.01 of full-size int8 rows (train
+# -0.002 / +0.007, dev -0.009 / +0.002) at 38 KB a chunk instead of 74 KB; 128 re-normalised (25 KB)
+# lost 0.018 hit@5 on the dev split, and unnormalised projections lost MRR. The answer ranker, whose
+# features include these scores, is refitted on vectors made this way (evals/train_ranker.py).
+TOKEN_DIMS: int | None = 192
+TOKEN_RENORMALISE = True
 _MATRIX = "rows"
 
 
@@ -46,6 +50,11 @@ class TokenVectors:
     def basis(self) -> np.ndarray | None:
         """The projection the rows were stored with (reused for chunks carried into a new generation)."""
         return self._matrix.basis
+
+    @property
+    def normalised(self) -> bool:
+        """Whether projected rows (and so projected queries) are re-normalised to unit length."""
+        return self._matrix.normalised
 
     @property
     def source_dims(self) -> int:
@@ -84,9 +93,12 @@ class TokenVectors:
         projected onto the writer's basis (a small first index, grown large enough to fit one).
         """
         ids = [cid for cid in chunk_ids if cid in self._ranges]
-        same = writer.basis is None if self.basis is None else writer.basis is self.basis or (
-            writer.basis is not None and np.array_equal(writer.basis, self.basis)
-        )
+        if self.basis is None:
+            same = writer.basis is None
+        else:
+            same = writer.normalised == self.normalised and (
+                writer.basis is self.basis or (writer.basis is not None and np.array_equal(writer.basis, self.basis))
+            )
         if not same and self.basis is not None:
             raise ValueError("rows projected on one basis cannot be carried to another")
         for i in range(0, len(ids), batch):
@@ -117,8 +129,9 @@ class TokenVectors:
         return cls(matrix, ranges, str(meta.get("embedder", "")))
 
 
-def _fit(rows: list[np.ndarray]) -> np.ndarray | None:
-    """The projection for new token vectors (None: rows kept at the model's dimensions)."""
+def fit_tokens_basis(rows: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The projection for new token vectors, fitted on `rows` (None: rows kept at the model's dimensions)."""
+    rows = [r for r in rows if len(r)]
     return fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None
 
 
@@ -129,15 +142,27 @@ class TokenWriter:
     ranges last, so a folder whose writer never closed does not load.
     """
 
-    def __init__(self, directory: Path, embedder: str, source_dims: int, basis: np.ndarray | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        embedder: str,
+        source_dims: int,
+        basis: np.ndarray | None = None,
+        normalise: bool | None = None,
+    ):
         self.directory = directory
         self.embedder = embedder
-        self._matrix = MatrixWriter(directory, _MATRIX, source_dims, basis)
+        normalise = TOKEN_RENORMALISE if normalise is None else normalise
+        self._matrix = MatrixWriter(directory, _MATRIX, source_dims, basis, normalise)
         self._ranges: dict[str, tuple[int, int]] = {}
 
     @property
     def basis(self) -> np.ndarray | None:
         return self._matrix.basis
+
+    @property
+    def normalised(self) -> bool:
+        return self._matrix.normalised
 
     def abandon(self) -> None:
         """Stop without a header: the folder's rows never load."""
@@ -173,11 +198,12 @@ def write_tokens(
     """
     rows = [np.asarray(m, dtype=np.float32) for m in fresh.values() if len(m)]
     dims = carried._matrix.source_dims if carried is not None else (rows[0].shape[1] if rows else 0)
-    basis = carried.basis if carried is not None else _fit(rows)
+    basis = carried.basis if carried is not None else fit_tokens_basis(rows)
+    normalise = carried.normalised if carried is not None and carried.basis is not None else None
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tokens-", dir=directory.parent))
     try:
-        writer = TokenWriter(staging, embedder, dims, basis)
+        writer = TokenWriter(staging, embedder, dims, basis, normalise)
         if carried is not None:
             carried.copy_to(writer, keep)
         for chunk_id in sorted(fresh):

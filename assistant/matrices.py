@@ -4,8 +4,8 @@ Token vectors (late interaction) and sentence vectors are many rows of L2-normal
 Stored as float16 they dominate the index; here each row is projected (optionally) onto a basis
 fitted to the data (uncentred PCA: the directions that carry most of the rows' energy, so dot
 products survive), then quantised to int8 with its own scale (max |value| / 127), the scheme of
-ColBERTv2's compressed residuals without the centroids. Projected rows are not re-normalised, so a
-projected dot product estimates the full one. Rows are appended in batches straight to
+ColBERTv2's compressed residuals without the centroids. Projected rows may be re-normalised (the
+matrix's `normalised` flag; queries are then re-normalised the same way). Rows are appended in batches straight to
 files on disk, so a writer holds one batch at a time, and read back memory-mapped, so a reader maps
 the files and pages in only the rows it scores. numpy is all it needs; no library offers this
 append-then-map layout for int8 codes with per-row scales, hence this small format:
@@ -13,7 +13,7 @@ append-then-map layout for int8 codes with per-row scales, hence this small form
     <name>.codes   int8, rows x dims, C order (raw bytes)
     <name>.scales  float32, one per row (raw bytes)
     <name>.basis.npy  float32, source_dims x dims (only when projected)
-    <name>.json    {"format", "rows", "dims", "source_dims", "projected"}
+    <name>.json    {"format", "rows", "dims", "source_dims", "projected", "normalised"}
 
 The JSON is written last, on `close()`: a matrix without it was never finished and does not load.
 """
@@ -48,22 +48,28 @@ def fit_basis(sample: np.ndarray, dims: int) -> np.ndarray | None:
     return np.ascontiguousarray(basis, dtype=np.float32)
 
 
-def project(rows: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
-    """`rows` on `basis` (unchanged without one).
+def project(rows: np.ndarray, basis: np.ndarray | None, normalise: bool = False) -> np.ndarray:
+    """`rows` on `basis` (unchanged without one), re-normalised to unit length when `normalise`.
 
-    Not re-normalised: a projected dot product then estimates the full one (it only misses the small
-    part outside the basis), so scores keep their scale and a threshold set on them still holds.
-    Re-normalising (ColBERT's way) ranks as well but inflates every score: on the five reports'
-    MiniLM tokens, 128 directions kept 87% of the energy; MaxSim was off by -0.015 on average this
-    way and +0.067 re-normalised, with the same ranking (bench/late_interaction.py, README).
+    Without re-normalising, a projected dot product estimates the full one (it misses the part outside
+    the basis), so scores keep their scale; re-normalised (ColBERT's way) every row is a unit vector
+    again, so MaxSim stays a cosine and rows that lost much of their energy are not under-weighted.
+    Which one ranks better is measured, not assumed (bench/token_options.py).
     """
     rows = np.asarray(rows, dtype=np.float32)
-    return rows if basis is None else rows @ basis
+    if basis is None:
+        return rows
+    rows = rows @ basis
+    if normalise and len(rows):
+        rows = rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+    return rows
 
 
-def quantise(rows: np.ndarray, basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def quantise(
+    rows: np.ndarray, basis: np.ndarray | None = None, normalise: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(int8 codes, float32 scales) of `rows`, projected onto `basis` first when one is given."""
-    rows = project(rows, basis)
+    rows = project(rows, basis, normalise)
     peak = np.abs(rows).max(axis=1) if len(rows) else np.zeros(0, dtype=np.float32)
     scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
     codes = np.clip(np.rint(rows / scales[:, None]), -127, 127).astype(np.int8)
@@ -73,16 +79,20 @@ def quantise(rows: np.ndarray, basis: np.ndarray | None = None) -> tuple[np.ndar
 class MatrixWriter:
     """Append rows to `directory/<name>.*` in batches; `close()` makes the matrix loadable.
 
-    `basis` projects every row (see `fit_basis`); rows already quantised with the same basis (carried
-    over from an earlier matrix) are appended as they are with `append_codes`.
+    `basis` projects every row (see `fit_basis`), `normalise` re-normalises the projected rows; rows
+    already quantised the same way (carried over from an earlier matrix) are appended as they are with
+    `append_codes`.
     """
 
-    def __init__(self, directory: Path, name: str, source_dims: int, basis: np.ndarray | None = None):
+    def __init__(
+        self, directory: Path, name: str, source_dims: int, basis: np.ndarray | None = None, normalise: bool = False
+    ):
         directory.mkdir(parents=True, exist_ok=True)
         self.directory, self.name = directory, name
         self.source_dims = source_dims
         self.basis = None if basis is None else np.ascontiguousarray(basis, dtype=np.float32)
         self.dims = source_dims if self.basis is None else int(self.basis.shape[1])
+        self.normalised = normalise and self.basis is not None
         self.rows = 0
         self._codes = open(directory / f"{name}.codes", "wb")
         self._scales = open(directory / f"{name}.scales", "wb")
@@ -90,7 +100,7 @@ class MatrixWriter:
     def append(self, rows: np.ndarray) -> tuple[int, int]:
         """Quantise and write `rows` (n x source_dims); their (start, end) row span."""
         rows = np.asarray(rows, dtype=np.float32).reshape(-1, self.source_dims)
-        return self.append_codes(*quantise(rows, self.basis))
+        return self.append_codes(*quantise(rows, self.basis, self.normalised))
 
     def append_codes(self, codes: np.ndarray, scales: np.ndarray) -> tuple[int, int]:
         """Write rows quantised already (n x dims int8, n float32); their (start, end) row span."""
@@ -112,6 +122,7 @@ class MatrixWriter:
             "dims": self.dims,
             "source_dims": self.source_dims,
             "projected": self.basis is not None,
+            "normalised": self.normalised,
         }
         (self.directory / f"{self.name}.json").write_text(json.dumps(meta), encoding="utf-8")
 
@@ -133,9 +144,17 @@ class MatrixWriter:
 class CompactMatrix:
     """A finished matrix, memory-mapped: rows are read (and dequantised) only when asked for."""
 
-    def __init__(self, codes: np.ndarray, scales: np.ndarray, basis: np.ndarray | None, source_dims: int):
+    def __init__(
+        self,
+        codes: np.ndarray,
+        scales: np.ndarray,
+        basis: np.ndarray | None,
+        source_dims: int,
+        normalised: bool = False,
+    ):
         self.codes, self.scales, self.basis = codes, scales, basis
         self.source_dims = source_dims
+        self.normalised = normalised and basis is not None
 
     @property
     def dims(self) -> int:
@@ -159,11 +178,11 @@ class CompactMatrix:
             return None
         if basis is not None and basis.shape != (int(meta["source_dims"]), dims):
             return None
-        return cls(codes, scales, basis, int(meta["source_dims"]))
+        return cls(codes, scales, basis, int(meta["source_dims"]), bool(meta.get("normalised", False)))
 
     def project(self, queries: np.ndarray) -> np.ndarray:
         """Query rows (n x source_dims) in this matrix's space: do this once per question, not per row."""
-        return project(queries, self.basis)
+        return project(queries, self.basis, self.normalised)
 
     def dot(self, projected: np.ndarray, start: int, end: int) -> np.ndarray:
         """Dot products (n x rows) of projected query rows with rows [start, end)."""

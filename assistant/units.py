@@ -4,9 +4,12 @@ A unit is a body sentence, a lead-in with the list it introduces, or a sentence 
 before it ("These were…", "This may be compounded…") joined to that sentence. A sentence that leans
 on one outside its passage stays alone and is marked `dangling`: it may be a point, never a lead.
 
-The vectors are MiniLM's own sentence vectors (float16, one row a unit), saved with each generation and
-memory-mapped, so answering encodes only the question. No library keeps sentence-level vectors beside
-Chroma's chunk vectors with their place in the chunk, so this small format is written here.
+The vectors are MiniLM's own sentence vectors, one row a unit, stored as int8 with a scale per row
+(`assistant.matrices`: 388 bytes a unit instead of 768 as float16; cosines move by about 0.001),
+written a window at a time while ingest embeds them (so its memory does not grow with the corpus),
+saved with each generation and memory-mapped, so answering encodes only the question. No library keeps
+sentence-level vectors beside Chroma's chunk vectors with their place in the chunk, so the units'
+list is kept here, in units.json beside the matrix.
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from assistant.atomic import replace_directory
+from assistant.matrices import CompactMatrix, MatrixWriter, quantise
 from assistant.quotable import body_ok, item_ok, junk, quotable_form, title_like, trim
 from assistant.types import Chunk
 
-UNITS_VERSION = "units-f16/1"
+UNITS_VERSION = "units-i8/2"  # 2: int8 rows with a scale each, streamed (1: float16 vectors.npy)
+_MATRIX = "rows"
+WINDOW = 2048  # units embedded and written together: sorted by length within it, so padding stays small
+BATCH = 128  # units a model call embeds
 
 
 def fingerprint(chunks: Sequence[Chunk]) -> str:
@@ -141,13 +148,13 @@ def unit_quote(chunk: Chunk, unit: Unit) -> str:
 
 
 class UnitIndex:
-    """The units of one generation with their unit vectors (float16, memory-mapped when loaded)."""
+    """The units of one generation with their unit vectors (int8, memory-mapped when loaded)."""
 
-    def __init__(self, units: list[Unit], vectors: np.ndarray, embedder: str = "", chunks: str = ""):
+    def __init__(self, units: list[Unit], matrix: CompactMatrix, embedder: str = "", chunks: str = ""):
         self.units = units
         self.chunks = chunks  # fingerprint() of the chunks it was built from
+        self.matrix = matrix
         self._float32: np.ndarray | None = None
-        self.vectors = vectors
         self.embedder = embedder
         self._row_of_chunk: dict[str, list[int]] = {}
         for unit in units:
@@ -155,6 +162,15 @@ class UnitIndex:
 
     def __len__(self) -> int:
         return len(self.units)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The unit vectors (float32, one row a unit, in unit order)."""
+        if self._float32 is None:
+            # One float32 copy (1.5 KB a unit): int8 products would be converted on every question,
+            # which costs more than the product itself.
+            self._float32 = self.matrix.rows(0, len(self.matrix))
+        return self._float32
 
     def of_chunk(self, chunk_id: str) -> list[int]:
         """Row numbers of the units of one chunk, in reading order."""
@@ -164,12 +180,34 @@ class UnitIndex:
         """Cosine of `vector` with the units' vectors (all of them, or `rows`)."""
         query = np.asarray(vector, dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
-        if self._float32 is None:
-            # One float32 copy (1.5 KB a unit): float16 products are slow in numpy, and converting on
-            # every question costs more than the product itself.
-            self._float32 = np.asarray(self.vectors, dtype=np.float32)
-        matrix = self._float32 if rows is None else self._float32[rows]
+        matrix = self.vectors if rows is None else self.vectors[rows]
         return matrix @ query
+
+    @classmethod
+    def write(
+        cls,
+        directory: Path,
+        chunks: Sequence[Chunk],
+        embed: Callable[[list[str]], list[list[float]]],
+        embedder: str = "",
+        previous: UnitIndex | None = None,
+    ) -> UnitIndex:
+        """Units of `chunks`, each embedded once, written to `directory` a window at a time; memory-mapped.
+
+        Units whose text `previous` (the last generation, same embedder) already embedded keep its row as
+        stored. Written atomically: a crash leaves the previous folder, never half of a new one.
+        """
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".units-", dir=directory.parent))
+        try:
+            _write_units(staging, chunks, embed, embedder, previous)
+            replace_directory(staging, directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        loaded = cls.load(directory)
+        if loaded is None:
+            raise OSError(f"the units just written to {directory} do not read back")
+        return loaded
 
     @classmethod
     def build(
@@ -179,42 +217,15 @@ class UnitIndex:
         embedder: str = "",
         previous: UnitIndex | None = None,
     ) -> UnitIndex:
-        """Units of `chunks`, each embedded once (in batches sorted by length, so padding stays small).
-
-        Units whose text `previous` (the last generation, same embedder) already embedded keep that vector.
-        """
-        units = units_of(chunks)
-        vectors = np.zeros((len(units), 0), dtype=np.float16)
-        if units:
-            rows: list[np.ndarray | None] = [None] * len(units)
-            if previous is not None and previous.embedder == embedder and len(previous):
-                known = {u.text: u.id for u in previous.units}
-                for i, unit in enumerate(units):
-                    if unit.text in known:
-                        rows[i] = np.asarray(previous.vectors[known[unit.text]], dtype=np.float32)
-            todo = [i for i in range(len(units)) if rows[i] is None]
-            order = sorted(todo, key=lambda i: len(units[i].text))
-            for start in range(0, len(order), 128):
-                batch = order[start : start + 128]
-                for i, v in zip(batch, embed([units[i].text for i in batch]), strict=True):
-                    rows[i] = np.asarray(v, dtype=np.float32)
-            matrix = np.vstack(rows)
-            matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
-            vectors = matrix.astype(np.float16)
-        return cls(units, vectors, embedder, fingerprint(chunks))
-
-    def save(self, directory: Path) -> None:
-        """Write atomically: a crash leaves the previous files, never half of new ones."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".units-", dir=directory.parent))
+        """Units of `chunks` held in memory, for an index whose own files are not to be written."""
+        staging = Path(tempfile.mkdtemp(prefix="units-"))
         try:
-            np.save(staging / "vectors.npy", self.vectors)
-            rows = [
-                [u.chunk_id, u.report, u.start, u.end, u.kind, u.text, list(u.section), u.position] for u in self.units
-            ]
-            meta = {"version": UNITS_VERSION, "embedder": self.embedder, "chunks": self.chunks, "units": rows}
-            (staging / "units.json").write_text(json.dumps(meta), encoding="utf-8")
-            replace_directory(staging, directory)
+            _write_units(staging, chunks, embed, embedder, previous)
+            loaded = cls.load(staging)
+            assert loaded is not None
+            matrix = loaded.matrix
+            held = CompactMatrix(np.array(matrix.codes), np.array(matrix.scales), None, matrix.source_dims)
+            return cls(loaded.units, held, loaded.embedder, loaded.chunks)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -225,16 +236,16 @@ class UnitIndex:
             meta = json.loads((directory / "units.json").read_text(encoding="utf-8"))
             if meta.get("version") != UNITS_VERSION:
                 return None
-            vectors = np.load(directory / "vectors.npy", mmap_mode="r")
             units = [
                 Unit(i, cid, report, int(a), int(b), kind, text, tuple(section), int(pos))
                 for i, (cid, report, a, b, kind, text, section, pos) in enumerate(meta["units"])
             ]
         except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None
-        if len(units) != len(vectors):
+        matrix = CompactMatrix.load(directory, _MATRIX)
+        if matrix is None or len(units) != len(matrix):
             return None
-        return cls(units, vectors, str(meta.get("embedder", "")), str(meta.get("chunks", "")))
+        return cls(units, matrix, str(meta.get("embedder", "")), str(meta.get("chunks", "")))
 
     @classmethod
     def for_chunks(
@@ -246,10 +257,60 @@ class UnitIndex:
         version = getattr(embedder, "version", "")
         if loaded is not None and loaded.embedder == version and loaded.chunks == fingerprint(chunks):
             return loaded
-        built = cls.build(chunks, embedder.embed_documents, version)
         if save:
             try:
-                built.save(directory)
+                return cls.write(directory, chunks, embedder.embed_documents, version)
             except OSError:
                 pass  # a read-only index still answers; the units are built again next time
-        return built
+        return cls.build(chunks, embedder.embed_documents, version)
+
+
+def _write_units(
+    directory: Path,
+    chunks: Sequence[Chunk],
+    embed: Callable[[list[str]], list[list[float]]],
+    embedder: str,
+    previous: UnitIndex | None,
+) -> None:
+    """Embed the units of `chunks` into `directory`'s matrix a window at a time, then the units' list.
+
+    Only one window's vectors are ever held. Within a window the units to embed go shortest first, in
+    batches (less padding), and the window is written in unit order, so row i is unit i.
+    """
+    units = units_of(chunks)
+    known: dict[str, int] = {}
+    if previous is not None and previous.embedder == embedder and len(previous):
+        known = {u.text: u.id for u in previous.units}
+    old = previous.matrix if known else None
+    writer: MatrixWriter | None = None
+    try:
+        for start in range(0, len(units), WINDOW):
+            window = units[start : start + WINDOW]
+            codes: list[np.ndarray | None] = [None] * len(window)
+            scales: list[np.ndarray | None] = [None] * len(window)
+            if old is not None:
+                for i, unit in enumerate(window):
+                    if unit.text in known:
+                        row = known[unit.text]  # its stored row, copied as it is (not quantised again)
+                        codes[i], scales[i] = np.asarray(old.codes[row : row + 1]), old.scales[row : row + 1]
+            todo = sorted((i for i in range(len(window)) if codes[i] is None), key=lambda i: len(window[i].text))
+            for at in range(0, len(todo), BATCH):
+                batch = todo[at : at + BATCH]
+                matrix = np.asarray(embed([window[i].text for i in batch]), dtype=np.float32).reshape(len(batch), -1)
+                matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+                batch_codes, batch_scales = quantise(matrix)
+                for j, i in enumerate(batch):
+                    codes[i], scales[i] = batch_codes[j : j + 1], batch_scales[j : j + 1]
+            if writer is None:
+                writer = MatrixWriter(directory, _MATRIX, int(codes[0].shape[1]))  # type: ignore[union-attr]
+            writer.append_codes(np.concatenate(codes), np.concatenate(scales))  # type: ignore[arg-type]
+        if writer is None:
+            writer = MatrixWriter(directory, _MATRIX, 0)
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    writer.close()
+    rows = [[u.chunk_id, u.report, u.start, u.end, u.kind, u.text, list(u.section), u.position] for u in units]
+    meta = {"version": UNITS_VERSION, "embedder": embedder, "chunks": fingerprint(chunks), "units": rows}
+    (directory / "units.json").write_text(json.dumps(meta), encoding="utf-8")

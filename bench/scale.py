@@ -328,6 +328,7 @@ def measure(label: str, corpus: Path, work: Path, args: argparse.Namespace, ques
         models = size_mb(index / "models") if (index / "models").exists() else 0.0
         on_disk = size_mb(index) - models + (size_mb(data) if store == "server" else 0.0)
         tokens = sum(size_mb(p) for p in index.glob("state/*/generations/*/tokens"))
+        units = sum(size_mb(p) for p in index.glob("state/*/generations/*/units"))
         rows.append(
             {
                 "corpus": label,
@@ -335,6 +336,7 @@ def measure(label: str, corpus: Path, work: Path, args: argparse.Namespace, ques
                 **ingest,
                 "index_mb": on_disk,
                 "tokens_mb": tokens,
+                "units_mb": units,
                 "ingest_peak_mb": ingest["peak_mb"],
                 **{f"q_{k}": v for k, v in query.items()},
             }
@@ -396,7 +398,7 @@ def main() -> None:
 def report(rows: list[dict], args: argparse.Namespace) -> None:
     header = (
         f"{'corpus':<10}{'store':<10}{'chunks':>8}{'ingest s':>10}{'chunks/s':>10}{'reused':>8}"
-        f"{'index MB':>10}{'KB/chunk':>9}{'tok KB':>8}{'p50 ms':>9}{'p95 ms':>9}{'open s':>8}{'BM25':>10}"
+        f"{'index MB':>10}{'KB/chunk':>9}{'tok KB':>8}{'unit KB':>8}{'p50 ms':>9}{'p95 ms':>9}{'open s':>8}{'BM25':>10}"
         f"{'RSS ingest':>12}{'RSS query':>11}"
     )
     print()
@@ -408,6 +410,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
             f"{r['corpus']:<10}{r['store']:<10}{r['chunks']:>8}{r['ingest_s']:>10.1f}"
             f"{r['chunks'] / max(r['ingest_s'], 1e-9):>10.1f}{r['reused_vectors']:>8}{r['index_mb']:>10.1f}"
             f"{r['index_mb'] * 1000 / max(r['chunks'], 1):>9.1f}{r['tokens_mb'] * 1000 / max(r['chunks'], 1):>8.1f}"
+            f"{r.get('units_mb', 0.0) * 1000 / max(r['chunks'], 1):>8.1f}"
             f"{r['q_p50_ms']:>9.0f}{r['q_p95_ms']:>9.0f}{r['q_open_s']:>8.1f}{bm25:>10}"
             f"{r['ingest_peak_mb']:>10.0f}MB{r['q_peak_mb']:>9.0f}MB"
         )
@@ -416,7 +419,8 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
     print("\n'reused' = vectors taken from the first store's run (the second store is not embedded again),")
     print("so its ingest time is chunking + writing. 'BM25 loaded' = a fresh process opened the index")
     print("without rebuilding the lexical index. RSS = peak resident memory of that step's process.")
-    print("index MB excludes the model files cached in the index folder; 'tok KB' = token vectors per chunk.")
+    print("index MB excludes the model files cached in the index folder; 'tok KB' / 'unit KB' = token vectors /")
+    print("units (sentence vectors and their list) per chunk.")
     ok = True
     for store in {r["store"] for r in rows}:
         real = next(r for r in rows if r["corpus"] == "real" and r["store"] == store)

@@ -29,9 +29,8 @@ from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
 from assistant.errors import AssistantError, IndexDamagedError, IndexWriteError, IngestError
-from assistant.late import TOKEN_DIMS, TokenVectors, TokenWriter
+from assistant.late import TokenVectors, TokenWriter, fit_tokens_basis
 from assistant.lexical import LexicalIndex
-from assistant.matrices import fit_basis
 from assistant.peek import read_store
 from assistant.rank import prepare as prepare_ranker
 from assistant.store import (
@@ -467,7 +466,8 @@ def _run(
         manifest.save()
         lexical = LexicalIndex.build(everything, generation.id)
         lexical.save(generation.state_dir / "bm25")
-        _build_units(store, generation, everything, lexical, tokens_from)
+        # Damaged unit vectors may still load (zero-filled rows keep their size): none of them is reused.
+        _build_units(store, generation, everything, lexical, None if damaged & {"units", "*"} else current)
         store.publish(generation, expected=len(everything), previous=current)
     except BaseException:
         try:
@@ -480,10 +480,10 @@ def _run(
     summary.generation = generation.id
 
 
-# Bytes a new generation takes per chunk before there is one to measure: 164 KB measured on the real
-# corpus with MiniLM (455 chunks: 68 MB of derived files, nearly all float16 token vectors, and 7 MB of
-# Chroma), and half as much again for SQLite's journal and the margin a disk needs.
-BYTES_PER_CHUNK = 250_000
+# Bytes a new generation takes per chunk before there is one to measure: 62 KB measured on the real
+# corpus with MiniLM (455 chunks: 48 KB of derived files, 38 KB of them the 192-d int8 token vectors,
+# and 14 KB of Chroma), and half as much again for SQLite's journal and the margin a disk needs.
+BYTES_PER_CHUNK = 100_000
 CHROMA_PER_CHUNK = 16_000  # Chroma's share per chunk (rows and HNSW), measured on the same index
 MIN_FREE = 2 * 1024 * 1024  # below this nothing is attempted, however small the generation
 
@@ -724,7 +724,9 @@ class _TokenSink:
             self._open(self.old.basis, self.old.source_dims)
 
     def _open(self, basis: np.ndarray | None, dims: int) -> TokenWriter:
-        self.writer = TokenWriter(self.directory, self.embedder, dims, basis)
+        # Rows carried on the old basis keep its re-normalisation too, so old and new rows compare.
+        normalise = self.old.normalised if self.old is not None and self.old.basis is not None else None
+        self.writer = TokenWriter(self.directory, self.embedder, dims, basis, normalise)
         if self.old is not None and self.carried:
             self.old.copy_to(self.writer, self.carried)
         return self.writer
@@ -742,7 +744,7 @@ class _TokenSink:
         """Fit the basis on the chunks held, open the writer and write them."""
         rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
         dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
-        writer = self._open(fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None, dims)
+        writer = self._open(fit_tokens_basis(rows), dims)
         for chunk_id, matrix in self.waiting:
             writer.add(chunk_id, matrix)
         self.waiting = []
@@ -766,12 +768,14 @@ class _TokenSink:
 def _build_units(
     store: ChunkStore, generation: Generation, chunks: list[Chunk], lexical: LexicalIndex, current: Generation | None
 ) -> None:
-    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector)."""
+    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector).
+
+    The vectors go to disk a window at a time as they are embedded (never all held)."""
     previous = UnitIndex.load(current.state_dir / "units") if current else None
     embedder = store.embedder
-    built = UnitIndex.build(chunks, embedder.embed_documents, getattr(embedder, "version", ""), previous)
-    built.save(generation.state_dir / "units")
-    prepare_ranker(built, lexical, generation.state_dir / "ranker")
+    version = getattr(embedder, "version", "")
+    written = UnitIndex.write(generation.state_dir / "units", chunks, embedder.embed_documents, version, previous)
+    prepare_ranker(written, lexical, generation.state_dir / "ranker")
 
 
 @contextmanager

@@ -50,8 +50,10 @@ GENERATION_FILES = [
     "ranker/bm25/params.index.json",
     "ranker/bm25/vocab.index.json",
     "ranker/derived.json",
+    "units/rows.codes",
+    "units/rows.json",
+    "units/rows.scales",
     "units/units.json",
-    "units/vectors.npy",
     "files.json",
 ]
 DAMAGES = ["truncated", "zero-filled", "deleted"]

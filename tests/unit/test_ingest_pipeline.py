@@ -470,12 +470,10 @@ def test_token_vectors_of_a_larger_model_are_projected_and_carried(
 ) -> None:
     from assistant import embeddings, late
     from assistant.late import TokenVectors
-    from ingest import pipeline
     from tests.conftest import FakeEmbedder
 
-    TOKEN_DIMS = 128  # the projection is off by default (see assistant/late.py): this tests it on
-    monkeypatch.setattr(late, "TOKEN_DIMS", TOKEN_DIMS)
-    monkeypatch.setattr(pipeline, "TOKEN_DIMS", TOKEN_DIMS)
+    TOKEN_DIMS = late.TOKEN_DIMS  # 192 directions, re-normalised (see assistant/late.py)
+    assert TOKEN_DIMS is not None
 
     class Wide(FakeEmbedder):
         dims = 384
@@ -484,13 +482,37 @@ def test_token_vectors_of_a_larger_model_are_projected_and_carried(
     run_ingest(settings, progress=False)
     first = TokenVectors.load(_generation(settings).state_dir / "tokens")
     assert first is not None and first.basis is not None and first.basis.shape == (384, TOKEN_DIMS)
+    assert first.normalised
     md = corpus_dir / "beta-2015-colleges.md"
     md.write_text(md.read_text().replace("Building trust takes time.", "Building trust takes years."))
     run_ingest(settings, progress=False)
     second = TokenVectors.load(_generation(settings).state_dir / "tokens")
-    assert second is not None and np.array_equal(second.basis, first.basis)
+    assert second is not None and np.array_equal(second.basis, first.basis) and second.normalised
     kept = next(i for i in _ids(settings) if i.startswith("alpha"))
     assert np.array_equal(first.get(kept), second.get(kept))
+
+
+def test_token_vectors_of_the_previous_version_are_made_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index of TOKENS_VERSION 2 (int8 at the model's 384 dimensions) is rebuilt projected by the next ingest."""
+    from assistant import embeddings
+    from assistant.late import TOKENS_VERSION, TokenVectors
+    from tests.conftest import FakeEmbedder
+
+    class Wide(FakeEmbedder):
+        dims = 384
+
+    monkeypatch.setitem(embeddings._REGISTRY, "fake", lambda s: Wide())
+    first = run_ingest(settings, progress=False)
+    index = settings.state_dir / "generations" / first.generation / "tokens" / "index.json"
+    index.write_text(index.read_text(encoding="utf-8").replace(TOKENS_VERSION, "maxsim-i8/2"), encoding="utf-8")
+    assert TokenVectors.load(index.parent) is None  # an old version is not read
+    again = run_ingest(settings, progress=False)
+    assert again.ok and again.generation != first.generation
+    rebuilt = TokenVectors.load(settings.state_dir / "generations" / again.generation / "tokens")
+    assert rebuilt is not None and rebuilt.basis is not None and rebuilt.normalised
+    assert len(rebuilt) == _store(settings).count()
 
 
 def test_derived_files_of_an_older_version_are_made_again(settings: Settings) -> None:

@@ -11,7 +11,7 @@ from assistant import late
 from assistant.late import TokenVectors, TokenWriter, write_tokens
 from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
 
-TOKEN_DIMS = 128  # token vectors are projected only when assistant.late.TOKEN_DIMS asks for it
+TOKEN_DIMS = 192  # assistant.late.TOKEN_DIMS: token vectors are projected to 192 directions and re-normalised
 
 
 def _unit_rows(n: int, dims: int, rank: int, seed: int = 0) -> np.ndarray:
@@ -66,19 +66,57 @@ def test_an_unfinished_or_damaged_matrix_does_not_load(tmp_path: Path) -> None:
     assert CompactMatrix.load(tmp_path, "cut") is None
 
 
-def test_token_vectors_are_kept_at_full_size_by_default_with_near_exact_scores(tmp_path: Path) -> None:
+def test_token_vectors_are_projected_and_renormalised_by_default(tmp_path: Path) -> None:
+    assert late.TOKEN_DIMS == TOKEN_DIMS and late.TOKEN_RENORMALISE
     rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
     vectors = write_tokens(tmp_path / "t", "model/1", rows)
-    assert vectors.basis is None
+    assert vectors.basis is not None and vectors.basis.shape == (384, TOKEN_DIMS) and vectors.normalised
+    stored = vectors.get("c7")
+    assert stored.shape == (30, TOKEN_DIMS)
+    assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=0.01)  # unit rows again after projection
+    # Round trip: what is stored is the projected, re-normalised row, within int8's error.
+    projected = rows["c7"] @ vectors.basis
+    projected /= np.linalg.norm(projected, axis=1, keepdims=True)
+    assert np.abs(stored - projected).max() < 0.01
+    assert (tmp_path / "t" / "rows.codes").stat().st_size == 20 * 30 * TOKEN_DIMS  # half of 384 bytes a row
+
+
+def test_a_query_is_projected_with_the_stored_basis_once_loaded(tmp_path: Path) -> None:
+    rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
+    written = write_tokens(tmp_path / "t", "model/1", rows)
+    loaded = TokenVectors.load(tmp_path / "t")  # a new process: basis and normalisation come from disk
+    assert loaded is not None and np.array_equal(loaded.basis, written.basis) and loaded.normalised
+    query = _unit_rows(6, 384, 60, seed=99)
+    expected = query @ written.basis
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(loaded.project(query), expected, atol=1e-5)
+    # MaxSim on projected rows stays close to the full cosine and picks the same best token.
+    exact = query @ rows["c7"].T
+    approx = loaded._matrix.dot(loaded.project(query), *loaded.span("c7"))
+    assert np.abs(approx.max(axis=1) - exact.max(axis=1)).max() < 0.05
+    assert (approx.argmax(axis=1) == exact.argmax(axis=1)).all()
+
+
+def test_token_vectors_can_be_kept_at_full_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(late, "TOKEN_DIMS", None)
+    rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
+    vectors = write_tokens(tmp_path / "t", "model/1", rows)
+    assert vectors.basis is None and not vectors.normalised
     query = rows["c7"][:5]
     exact = (query @ rows["c7"].T).max(axis=1)
     assert np.abs(vectors.best(vectors.project(query), "c7") - exact).max() < 0.005
 
 
-def test_token_vectors_are_carried_with_their_basis_and_score_as_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(late, "TOKEN_DIMS", TOKEN_DIMS)
+def test_rows_are_not_carried_onto_another_normalisation(tmp_path: Path) -> None:
+    rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
+    first = write_tokens(tmp_path / "one", "model/1", rows)
+    writer = TokenWriter(tmp_path / "two", "model/1", 384, first.basis, normalise=False)
+    with pytest.raises(ValueError):
+        first.copy_to(writer, ["c3"])
+    writer.abandon()
+
+
+def test_token_vectors_are_carried_with_their_basis_and_score_as_before(tmp_path: Path) -> None:
     rows = {f"c{i}": _unit_rows(30, 384, 60, seed=i) for i in range(20)}
     first = write_tokens(tmp_path / "one", "model/1", rows)
     assert first.basis is not None and first.basis.shape == (384, TOKEN_DIMS)

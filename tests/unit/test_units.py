@@ -102,31 +102,76 @@ class CountingEmbed:
         return [[float(len(t)), 1.0, float(t.count("e"))] for t in texts]
 
 
-def test_build_save_load_and_reuse(tmp_path: Path):
+def test_write_load_and_reuse(tmp_path: Path):
     chunks = [chunk([(FIRST, "body"), (BODY, "body"), (THESE, "body")], cid="r:1")]
     embed = CountingEmbed()
-    built = UnitIndex.build(chunks, embed, "e/1")
-    assert len(embed.texts) == len(built) == 2
-    assert np.allclose(np.linalg.norm(np.asarray(built.vectors, dtype=np.float32), axis=1), 1.0, atol=1e-3)
-    built.save(tmp_path / "units")
+    written = UnitIndex.write(tmp_path / "units", chunks, embed, "e/1")
+    assert len(embed.texts) == len(written) == 2
+    assert np.allclose(np.linalg.norm(written.vectors, axis=1), 1.0, atol=1e-2)  # int8 rows of unit vectors
+    assert isinstance(written.matrix.codes, np.memmap)  # read back from disk, not held
     loaded = UnitIndex.load(tmp_path / "units")
-    assert loaded is not None and [u.text for u in loaded.units] == [u.text for u in built.units]
-    assert np.array_equal(np.asarray(loaded.vectors), np.asarray(built.vectors))
-    # A new generation with one more chunk embeds only the new unit.
+    assert loaded is not None and [u.text for u in loaded.units] == [u.text for u in written.units]
+    assert np.array_equal(loaded.vectors, written.vectors)
+    held = UnitIndex.build(chunks, CountingEmbed(), "e/1")  # the same, in memory
+    assert np.array_equal(held.vectors, written.vectors) and not isinstance(held.matrix.codes, np.memmap)
+    # A new generation with one more chunk embeds only the new unit, and keeps the old rows as stored.
     more = chunks + [chunk([("Colleges offered short courses at the workplace to small firms.", "body")], "r:2")]
     again = CountingEmbed()
-    rebuilt = UnitIndex.build(more, again, "e/1", previous=loaded)
-    assert len(rebuilt) == 3 and again.texts == ["Colleges offered short courses at the workplace to small firms."]
+    rewritten = UnitIndex.write(tmp_path / "next", more, again, "e/1", previous=loaded)
+    assert len(rewritten) == 3 and again.texts == ["Colleges offered short courses at the workplace to small firms."]
+    assert np.array_equal(rewritten.matrix.codes[:2], loaded.matrix.codes)
+
+
+def test_units_are_written_a_window_at_a_time_in_unit_order(tmp_path: Path, monkeypatch):
+    """The vectors go to disk as they are embedded (one window held), and row i is still unit i."""
+    from assistant import units as units_module
+    from assistant.matrices import MatrixWriter
+
+    monkeypatch.setattr(units_module, "WINDOW", 3)
+    monkeypatch.setattr(units_module, "BATCH", 2)
+    sentences = [f"Employers in sector {'x' * (9 - i)} offered {i} placements to local students." for i in range(8)]
+    chunks = [chunk([(s, "body")], cid=f"r:{i}") for i, s in enumerate(sentences)]
+    appended: list[int] = []
+    real_append = MatrixWriter.append_codes
+
+    def spy(self, codes, scales):
+        appended.append(len(codes))
+        return real_append(self, codes, scales)
+
+    monkeypatch.setattr(MatrixWriter, "append_codes", spy)
+    embed = CountingEmbed()
+    written = UnitIndex.write(tmp_path / "units", chunks, embed, "e/1")
+    assert appended == [3, 3, 2]  # three windows, never the whole matrix at once
+    assert max(len(t) for t in embed.texts[:2]) <= min(len(t) for t in embed.texts[2:3])  # shortest first
+    expected = np.asarray(CountingEmbed()([u.text for u in written.units]), dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.abs(written.vectors - expected).max() < 0.01  # each row is its own unit's vector
+
+
+def test_an_interrupted_write_leaves_the_previous_units(tmp_path: Path):
+    chunks = [chunk([(FIRST, "body"), (BODY, "body")], cid="r:1")]
+    first = UnitIndex.write(tmp_path / "units", chunks, CountingEmbed(), "e/1")
+
+    def broken(texts):
+        raise RuntimeError("the model stopped")
+
+    more = chunks + [chunk([("Colleges offered short courses at the workplace to small firms.", "body")], "r:2")]
+    try:
+        UnitIndex.write(tmp_path / "units", more, broken, "e/1")
+    except RuntimeError:
+        pass
+    kept = UnitIndex.load(tmp_path / "units")
+    assert kept is not None and kept.chunks == first.chunks
+    assert [p.name for p in tmp_path.iterdir()] == ["units"]  # no staging folder left behind
 
 
 def test_load_refuses_other_versions_and_damage(tmp_path: Path):
-    built = UnitIndex.build([chunk([(BODY, "body")])], CountingEmbed(), "e/1")
-    built.save(tmp_path / "units")
+    UnitIndex.write(tmp_path / "units", [chunk([(BODY, "body")])], CountingEmbed(), "e/1")
     meta = (tmp_path / "units" / "units.json").read_text(encoding="utf-8")
     (tmp_path / "units" / "units.json").write_text(meta.replace(UNITS_VERSION, "units/0"), encoding="utf-8")
     assert UnitIndex.load(tmp_path / "units") is None
     (tmp_path / "units" / "units.json").write_text(meta, encoding="utf-8")
-    (tmp_path / "units" / "vectors.npy").write_bytes(b"")
+    (tmp_path / "units" / "rows.codes").write_bytes(b"")
     assert UnitIndex.load(tmp_path / "units") is None
     assert UnitIndex.load(tmp_path / "missing") is None
 
