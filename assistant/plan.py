@@ -40,7 +40,7 @@ _FRAME = re.compile(
     r"research\w*|papers?|authors?|discuss\w*|mention\w*|tell|describe\w*|explain\w*|according)\b",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year as the reports and questions write it
 _WANT_PATTERNS = {k: re.compile(v, re.IGNORECASE) for k, v in _WANTS.items()}
 
 
@@ -69,7 +69,7 @@ class Plan:
     @property
     def years(self) -> frozenset[str]:
         """The years the user's question names ("in 2022", "the 2008 study")."""
-        return frozenset(_YEAR.findall(self.reading.ask))
+        return frozenset(YEAR.findall(self.reading.ask))
 
     @property
     def searched(self) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.plan import Plan
+from assistant.plan import YEAR, Plan
 from assistant.quotable import about_literature
 from assistant.units import Unit
 
@@ -59,7 +59,6 @@ _ABOUT_TEXT = re.compile(
     r"(?:is|was|aims?|sets|describes|examines|looks|considers|presents|outlines|summari[sz]es|explores)\b",
     re.I,
 )
-YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _ONE_CASE = re.compile(
     r"\b(?:this|that|these|those)\s+(?:individual|person|employer|company|firm|interviewee|respondent|participant|"
     r"case|example)s?\b|\b(?:he|she|his|her)\b",
