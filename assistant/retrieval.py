@@ -60,9 +60,22 @@ MAX_COMPARED = 3  # more than three reports side by side stops being a short ans
 
 
 def topic_of(question: str, stripped: str | None = None) -> str:
-    """The question without report names and asking words, when enough is left to search with."""
-    candidate = " ".join(_ASKING_WORDS.sub(" ", stripped if stripped is not None else question).split())
-    return candidate if _content_words(candidate) >= 3 else question
+    """The question without report names and asking words, when enough is left to search with.
+
+    `stripped` is the question without the names of the reports it is scoped to. A two-word topic
+    ("employer networks") is still a topic: falling back to the whole question would put the names and
+    "the study found" back into the search, which match methodology passages instead.
+    """
+    candidate = stripped if stripped is not None else question
+    # Again until nothing changes: "did the study find" loses "the study" first, then "did find".
+    while (shorter := _ASKING_WORDS.sub(" ", candidate)) != candidate:
+        candidate = shorter
+    candidate = " ".join(candidate.split())
+    if _content_words(candidate) >= 2:
+        return candidate
+    if stripped is not None and _content_words(stripped) >= 2:
+        return " ".join(stripped.split())
+    return question
 
 
 @dataclass(frozen=True)

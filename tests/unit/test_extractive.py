@@ -11,7 +11,8 @@ from assistant.config import Settings
 from assistant.embeddings import get_embedder
 from assistant.generate import WriteRequest
 from assistant.generate.extractive import ExtractiveWriter
-from assistant.generate.extractive.compose import NOT_DIRECT, OVERRIDE_NOTE
+from assistant.generate.extractive.candidates import Candidate
+from assistant.generate.extractive.compose import NOT_DIRECT, OVERRIDE_NOTE, group_title, grouped
 from assistant.question import read_question
 from assistant.types import Chunk, Passage
 from assistant.verify import verify
@@ -213,3 +214,33 @@ def test_a_sentence_about_one_case_already_introduced_does_not_lead(embedder) ->
     )
     lead = _write("Why do small firms train staff less often?", [passage], embedder).splitlines()[0]
     assert lead.startswith("“Training costs are why")
+
+
+def _candidate(text: str, section: tuple[str, ...], n: int) -> Candidate:
+    passage = _passage([(text, "body")], n=n, section=section)
+    return Candidate(passage=n + 1, chunk=passage.chunk, index=0, text=text)
+
+
+def test_a_one_word_section_title_never_heads_points_on_its_own() -> None:
+    """'Drawbacks' alone tells a reader nothing (and misleads where the report's structure was missed): the
+    points go under their parent's title, or in a flat list."""
+    loose = [
+        _candidate("Working with Growth Hubs helps.", ("Drawbacks",), 0),
+        _candidate("Jobcentre Plus could take a lead role.", ("Drawbacks",), 1),
+        _candidate("Some providers preferred a clear differentiation.", ("Benefits",), 2),
+    ]
+    lines = grouped(loose, {"lsda": "LSDA (2005)"}, label_first=False)
+    assert not any(line.startswith("**") for line in lines)
+    assert all(line.startswith("- ") for line in lines if line)
+
+    nested = [
+        _candidate("Employers valued the hub.", ("3 Model one: a hub", "Drawbacks"), 0),
+        _candidate("It was costly to run.", ("3 Model one: a hub", "Drawbacks"), 1),
+    ]
+    assert group_title(nested[0]) == "Model one: a hub › Drawbacks"
+    assert grouped(nested, {"lsda": "LSDA (2005)"}, label_first=False)[1].startswith("**Model one: a hub › Drawbacks**")
+
+    titled = [_candidate(t, ("H Particular barriers faced by SMEs",), i) for i, t in enumerate(("A one.", "B two."))]
+    assert grouped(titled, {"lsda": "LSDA (2005)"}, label_first=False)[1].startswith(
+        "**Particular barriers faced by SMEs** — *LSDA (2005)*"
+    )

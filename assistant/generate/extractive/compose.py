@@ -50,6 +50,20 @@ def heading(c: Candidate) -> str:
     return title if len(title) <= 70 else title[:67].rsplit(" ", 1)[0] + "…"
 
 
+def group_title(c: Candidate) -> str:
+    """The heading a group of points goes under; "" when the section's title would not describe them.
+
+    A one-word title ("Benefits", "Drawbacks") is relative to a heading above it: without that heading it
+    tells a reader nothing, and where the report's structure was not recognised it misleads (the points
+    under "Drawbacks" need not be drawbacks of anything). It goes under its parent's title, or under none.
+    """
+    title = heading(c)
+    if len(title.split()) > 1:
+        return title
+    parents = c.chunk.section[:-1]
+    return f"{_NUMBERING.sub('', parents[-1].strip())} › {title}" if parents else ""
+
+
 def lead_line(c: Candidate, label: str) -> str:
     """The first line: the answering sentence, attributed."""
     return f"{quote(c)} — *{label}*"
@@ -59,10 +73,11 @@ def grouped(points: Sequence[Candidate], labels: dict[str, str], *, label_first:
     """Points under headings taken from their sections, when that groups them; otherwise a flat list."""
     groups: dict[tuple[str, str], list[Candidate]] = {}
     for c in points:
-        groups.setdefault((c.report, heading(c)), []).append(c)
+        groups.setdefault((c.report, group_title(c)), []).append(c)
     lines: list[str] = []
     shared = any(len(g) > 1 for g in groups.values())  # headings only when they group something
-    if (len(groups) <= MAX_GROUPS and shared) or (len(groups) == 1 and len(points) > 1):
+    titled = all(title for _, title in groups)
+    if titled and ((len(groups) <= MAX_GROUPS and shared) or (len(groups) == 1 and len(points) > 1)):
         for (report, title), members in groups.items():
             lines.append("")
             lines.append(f"**{title}** — *{labels.get(report, report)}*")
