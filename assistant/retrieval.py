@@ -62,20 +62,21 @@ MAX_COMPARED = 3  # more than three reports side by side stops being a short ans
 def topic_of(question: str, stripped: str | None = None) -> str:
     """The question without report names and asking words, when enough is left to search with.
 
-    `stripped` is the question without the names of the reports it is scoped to. A two-word topic
-    ("employer networks") is still a topic: falling back to the whole question would put the names and
-    "the study found" back into the search, which match methodology passages instead.
+    `stripped` is the question without the names of the reports it is scoped to. There, a two-word topic
+    ("employer networks") is still a topic, and the asking words left around a removed name go too ("did
+    the SSDA study find" -> "did the study find" -> "did find" -> ""): falling back to the whole question
+    would put the names and "the study found" back into the search, which match methodology passages.
     """
-    candidate = stripped if stripped is not None else question
-    # Again until nothing changes: "did the study find" loses "the study" first, then "did find".
+    if stripped is None:
+        candidate = " ".join(_ASKING_WORDS.sub(" ", question).split())
+        return candidate if _content_words(candidate) >= 3 else question
+    candidate = stripped
     while (shorter := _ASKING_WORDS.sub(" ", candidate)) != candidate:
         candidate = shorter
     candidate = " ".join(candidate.split())
     if _content_words(candidate) >= 2:
         return candidate
-    if stripped is not None and _content_words(stripped) >= 2:
-        return " ".join(stripped.split())
-    return question
+    return " ".join(stripped.split()) if _content_words(stripped) >= 2 else question
 
 
 @dataclass(frozen=True)
