@@ -47,6 +47,7 @@ from assistant.units import UnitIndex
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import CleanDoc, clean_document
 from ingest.corpus import FileFailure, discover
+from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
 
@@ -75,70 +76,11 @@ class IngestSummary:
         return not self.failures
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """How much embedding a run has ahead of it, said before it starts."""
-
-    chunks: int  # passages to embed (new or changed text)
-    rate: float  # passages per second
-    measured: bool  # the rate was measured by an earlier ingest of this index (else a typical one)
-
-    @property
-    def seconds(self) -> float:
-        return self.chunks / self.rate if self.rate > 0 else 0.0
-
-    def describe(self) -> str:
-        how = "the rate measured by the last ingest" if self.measured else "a typical rate on two cores"
-        time_ = _duration(self.seconds)
-        return f"{self.chunks:,} passages to embed: about {time_} at {self.rate:.0f} passages/s ({how})."
-
-
-# Passages per second when no ingest of this index has measured it: MiniLM int8 on two busy cores.
-TYPICAL_RATE = 12.0
-# Cleaned characters per passage on the five reports (230-token chunks with one sentence of overlap):
-# how many passages a text will make, before it is cut (a file far over the limit is refused unchunked).
-CHARS_PER_CHUNK = 1100
-
 ProgressFactory = Callable[..., object]
 # on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
 FileProgress = Callable[[int, int, str], None]
 # on_estimate(estimate): called once, before the first passage is embedded.
 EstimateHook = Callable[[Estimate], None]
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def measured_rate(settings: Settings) -> float | None:
-    """Passages embedded per second by the last ingest of this index that embedded enough to tell."""
-    try:
-        rate = float(json.loads((settings.state_dir / "rate.json").read_text(encoding="utf-8"))["chunks_per_s"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return rate if rate > 0 else None
-
-
-def _save_rate(settings: Settings, chunks: int, seconds: float) -> None:
-    if chunks < 32 or seconds <= 0:  # a few passages measure the model's start, not its rate
-        return
-    target = settings.state_dir / "rate.json"
-    partial = target.with_name(".rate.json.partial")
-    try:
-        partial.write_text(json.dumps({"chunks_per_s": chunks / seconds, "chunks": chunks}), encoding="utf-8")
-        os.replace(partial, target)
-    except OSError:
-        pass  # only the next estimate is less exact
-
-
-def estimate_for(settings: Settings, chunks: int) -> Estimate:
-    """The time `chunks` passages take to embed, at this index's measured rate (or a typical one)."""
-    rate = measured_rate(settings)
-    return Estimate(chunks, rate or TYPICAL_RATE, rate is not None)
 
 
 def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
@@ -553,7 +495,7 @@ def _prepare_all(
             del loaded  # the raw pages: only the cleaned text is needed from here
             guess = len(doc.text) // CHARS_PER_CHUNK
             if limit is not None and guess > 2 * limit:  # clearly over: refused without cutting it
-                raise IngestError(_too_many(path, settings, guess, limit, about=True))
+                raise IngestError(too_many(path, settings, guess, limit, about=True))
             cleaned.append((path, source, report, doc))
     prepared: dict[str, list[Chunk]] = {}
     while cleaned:
@@ -571,21 +513,9 @@ def _prepare_all(
             if not chunks:
                 raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
             if limit is not None and len(chunks) > limit:
-                raise IngestError(_too_many(path, settings, len(chunks), limit, about=False))
+                raise IngestError(too_many(path, settings, len(chunks), limit, about=False))
             prepared[source] = chunks
     return prepared
-
-
-def _too_many(path: Path, settings: Settings, chunks: int, limit: int, *, about: bool) -> str:
-    """Why a file is refused for its size, with the numbers, and what to do instead."""
-    estimate = estimate_for(settings, chunks)
-    count = f"about {chunks:,}" if about else f"{chunks:,}"
-    return (
-        f"{path.name}: makes {count} passages, about {_duration(estimate.seconds)} of indexing at "
-        f"{estimate.rate:.0f} passages/s; uploads are limited to {limit:,} passages "
-        "(ASSISTANT_MAX_UPLOAD_CHUNKS). Split the report, or add it to the corpus folder and run "
-        "`assistant ingest`, which shows its progress."
-    )
 
 
 @contextmanager
@@ -638,7 +568,7 @@ def _build(
         hooks.on_estimate(summary.estimate)
     started = time.perf_counter()
     with_tokens = _embed_fresh(store, generation, fresh, sink, settings, summary, hooks.progress)
-    _save_rate(settings, summary.chunks_embedded, time.perf_counter() - started)
+    save_rate(settings, summary.chunks_embedded, time.perf_counter() - started)
     if sink is not None and with_tokens:
         sink.close()
 
