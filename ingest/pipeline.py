@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from assistant import integrity, lexical
 from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexDamagedError, IndexWriteError, IngestError
+from assistant.errors import AssistantError, IndexDamagedError, IngestError
 from assistant.late import TokenVectors, TokenWriter, fit_tokens_basis
 from assistant.lexical import LexicalIndex
 from assistant.peek import read_store
@@ -44,12 +43,14 @@ from assistant.store import (
 )
 from assistant.types import Chunk, ReportInfo
 from assistant.units import UnitIndex
+from ingest import space
 from ingest.chunk import chunk_document, embedding_text
 from ingest.clean import CleanDoc, clean_document
 from ingest.corpus import FileFailure, discover
 from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
+from ingest.space import MIN_FREE  # noqa: F401 - read as pipeline.MIN_FREE by tests/robustness/test_disk_full.py
 
 
 @dataclass
@@ -399,7 +400,7 @@ def _run(
         return
     if todo:
         warming.join()
-    _check_space(settings, len(everything), current, sum(counts.values()))
+    space.check_space(settings, len(everything), current, sum(counts.values()))
     generation = store.new_generation()
     tokens_from = None if damaged & {"tokens", "*"} else current  # damaged token vectors are embedded afresh
     try:
@@ -420,34 +421,6 @@ def _run(
     store.prune(keep=[generation] + ([current] if current else []))
     summary.total_chunks = len(everything)
     summary.generation = generation.id
-
-
-# Bytes a new generation takes per chunk before there is one to measure: 62 KB measured on the real
-# corpus with MiniLM (455 chunks: 48 KB of derived files, 38 KB of them the 192-d int8 token vectors,
-# and 14 KB of Chroma), and half as much again for SQLite's journal and the margin a disk needs.
-BYTES_PER_CHUNK = 100_000
-CHROMA_PER_CHUNK = 16_000  # Chroma's share per chunk (rows and HNSW), measured on the same index
-MIN_FREE = 2 * 1024 * 1024  # below this nothing is attempted, however small the generation
-
-
-def _check_space(settings: Settings, chunks: int, current: Generation | None, current_chunks: int) -> None:
-    """Refuse, before writing anything, a new generation the disk has no room for."""
-    # With a server, the store's disk is the server's own; only the derived files are written here.
-    folder = settings.state_dir if settings.chroma_server is not None else settings.index_dir
-    per_chunk = BYTES_PER_CHUNK
-    if current is not None and current_chunks and current.state_dir.is_dir():
-        # The generation serving is the better measure (its embedder, its chunk sizes), with the same margin.
-        size = sum(f.stat().st_size for f in current.state_dir.rglob("*") if f.is_file())
-        per_chunk = int(1.5 * (size / current_chunks + CHROMA_PER_CHUNK))
-    need = MIN_FREE + chunks * per_chunk
-    folder.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(folder).free
-    if free < need:
-        raise IndexWriteError(
-            f"Not enough free space for the index at {folder}: about {need / 1e6:.0f} MB are needed, "
-            f"{free / 1e6:.0f} MB are free. Free some space (or choose another --index-dir), then run "
-            "`assistant ingest` again; nothing was written, and the index answers as before."
-        )
 
 
 def _reconcile(manifest: Manifest, counts: Counter[str], summary: IngestSummary) -> None:
