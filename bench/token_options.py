@@ -38,7 +38,7 @@ VARIANTS = {  # name: (dims, re-normalised)
     "160 re-normalised": (160, True),
     "192 re-normalised": (192, True),
 }
-SAMPLE = 64  # chunks the basis is fitted on, as ingest/pipeline.py _BASIS_SAMPLE
+SAMPLE = 64  # chunks the basis is fitted on, as ingest/vectors.py _BASIS_SAMPLE
 
 
 def _variant(rows: dict[str, np.ndarray], dims: int | None, normalise: bool, folder: Path):

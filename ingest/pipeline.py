@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
 from collections import Counter
@@ -22,17 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from assistant import integrity, lexical
 from assistant.catalog import Catalog, report_id_for_file
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexDamagedError, IndexWriteError, IngestError
-from assistant.late import TokenVectors, TokenWriter, fit_tokens_basis
+from assistant.errors import AssistantError, IndexDamagedError, IngestError
+from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
 from assistant.peek import read_store
-from assistant.rank import prepare as prepare_ranker
 from assistant.store import (
     ChunkStore,
     Generation,
@@ -43,12 +39,15 @@ from assistant.store import (
     write_failure,
 )
 from assistant.types import Chunk, ReportInfo
-from assistant.units import UnitIndex
-from ingest.chunk import chunk_document, embedding_text
+from ingest import space
+from ingest.chunk import chunk_document
 from ingest.clean import CleanDoc, clean_document
 from ingest.corpus import FileFailure, discover
+from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
+from ingest.space import MIN_FREE  # noqa: F401 - read as pipeline.MIN_FREE by tests/robustness/test_disk_full.py
+from ingest.vectors import TokenSink, build_units, embed_fresh
 
 
 @dataclass
@@ -75,70 +74,11 @@ class IngestSummary:
         return not self.failures
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """How much embedding a run has ahead of it, said before it starts."""
-
-    chunks: int  # passages to embed (new or changed text)
-    rate: float  # passages per second
-    measured: bool  # the rate was measured by an earlier ingest of this index (else a typical one)
-
-    @property
-    def seconds(self) -> float:
-        return self.chunks / self.rate if self.rate > 0 else 0.0
-
-    def describe(self) -> str:
-        how = "the rate measured by the last ingest" if self.measured else "a typical rate on two cores"
-        time_ = _duration(self.seconds)
-        return f"{self.chunks:,} passages to embed: about {time_} at {self.rate:.0f} passages/s ({how})."
-
-
-# Passages per second when no ingest of this index has measured it: MiniLM int8 on two busy cores.
-TYPICAL_RATE = 12.0
-# Cleaned characters per passage on the five reports (230-token chunks with one sentence of overlap):
-# how many passages a text will make, before it is cut (a file far over the limit is refused unchunked).
-CHARS_PER_CHUNK = 1100
-
 ProgressFactory = Callable[..., object]
 # on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
 FileProgress = Callable[[int, int, str], None]
 # on_estimate(estimate): called once, before the first passage is embedded.
 EstimateHook = Callable[[Estimate], None]
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def measured_rate(settings: Settings) -> float | None:
-    """Passages embedded per second by the last ingest of this index that embedded enough to tell."""
-    try:
-        rate = float(json.loads((settings.state_dir / "rate.json").read_text(encoding="utf-8"))["chunks_per_s"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return rate if rate > 0 else None
-
-
-def _save_rate(settings: Settings, chunks: int, seconds: float) -> None:
-    if chunks < 32 or seconds <= 0:  # a few passages measure the model's start, not its rate
-        return
-    target = settings.state_dir / "rate.json"
-    partial = target.with_name(".rate.json.partial")
-    try:
-        partial.write_text(json.dumps({"chunks_per_s": chunks / seconds, "chunks": chunks}), encoding="utf-8")
-        os.replace(partial, target)
-    except OSError:
-        pass  # only the next estimate is less exact
-
-
-def estimate_for(settings: Settings, chunks: int) -> Estimate:
-    """The time `chunks` passages take to embed, at this index's measured rate (or a typical one)."""
-    rate = measured_rate(settings)
-    return Estimate(chunks, rate or TYPICAL_RATE, rate is not None)
 
 
 def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
@@ -457,7 +397,7 @@ def _run(
         return
     if todo:
         warming.join()
-    _check_space(settings, len(everything), current, sum(counts.values()))
+    space.check_space(settings, len(everything), current, sum(counts.values()))
     generation = store.new_generation()
     tokens_from = None if damaged & {"tokens", "*"} else current  # damaged token vectors are embedded afresh
     try:
@@ -467,7 +407,7 @@ def _run(
         lexical = LexicalIndex.build(everything, generation.id)
         lexical.save(generation.state_dir / "bm25")
         # Damaged unit vectors may still load (zero-filled rows keep their size): none of them is reused.
-        _build_units(store, generation, everything, lexical, None if damaged & {"units", "*"} else current)
+        build_units(store, generation, everything, lexical, None if damaged & {"units", "*"} else current)
         store.publish(generation, expected=len(everything), previous=current)
     except BaseException:
         try:
@@ -478,34 +418,6 @@ def _run(
     store.prune(keep=[generation] + ([current] if current else []))
     summary.total_chunks = len(everything)
     summary.generation = generation.id
-
-
-# Bytes a new generation takes per chunk before there is one to measure: 62 KB measured on the real
-# corpus with MiniLM (455 chunks: 48 KB of derived files, 38 KB of them the 192-d int8 token vectors,
-# and 14 KB of Chroma), and half as much again for SQLite's journal and the margin a disk needs.
-BYTES_PER_CHUNK = 100_000
-CHROMA_PER_CHUNK = 16_000  # Chroma's share per chunk (rows and HNSW), measured on the same index
-MIN_FREE = 2 * 1024 * 1024  # below this nothing is attempted, however small the generation
-
-
-def _check_space(settings: Settings, chunks: int, current: Generation | None, current_chunks: int) -> None:
-    """Refuse, before writing anything, a new generation the disk has no room for."""
-    # With a server, the store's disk is the server's own; only the derived files are written here.
-    folder = settings.state_dir if settings.chroma_server is not None else settings.index_dir
-    per_chunk = BYTES_PER_CHUNK
-    if current is not None and current_chunks and current.state_dir.is_dir():
-        # The generation serving is the better measure (its embedder, its chunk sizes), with the same margin.
-        size = sum(f.stat().st_size for f in current.state_dir.rglob("*") if f.is_file())
-        per_chunk = int(1.5 * (size / current_chunks + CHROMA_PER_CHUNK))
-    need = MIN_FREE + chunks * per_chunk
-    folder.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(folder).free
-    if free < need:
-        raise IndexWriteError(
-            f"Not enough free space for the index at {folder}: about {need / 1e6:.0f} MB are needed, "
-            f"{free / 1e6:.0f} MB are free. Free some space (or choose another --index-dir), then run "
-            "`assistant ingest` again; nothing was written, and the index answers as before."
-        )
 
 
 def _reconcile(manifest: Manifest, counts: Counter[str], summary: IngestSummary) -> None:
@@ -553,7 +465,7 @@ def _prepare_all(
             del loaded  # the raw pages: only the cleaned text is needed from here
             guess = len(doc.text) // CHARS_PER_CHUNK
             if limit is not None and guess > 2 * limit:  # clearly over: refused without cutting it
-                raise IngestError(_too_many(path, settings, guess, limit, about=True))
+                raise IngestError(too_many(path, settings, guess, limit, about=True))
             cleaned.append((path, source, report, doc))
     prepared: dict[str, list[Chunk]] = {}
     while cleaned:
@@ -571,21 +483,9 @@ def _prepare_all(
             if not chunks:
                 raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
             if limit is not None and len(chunks) > limit:
-                raise IngestError(_too_many(path, settings, len(chunks), limit, about=False))
+                raise IngestError(too_many(path, settings, len(chunks), limit, about=False))
             prepared[source] = chunks
     return prepared
-
-
-def _too_many(path: Path, settings: Settings, chunks: int, limit: int, *, about: bool) -> str:
-    """Why a file is refused for its size, with the numbers, and what to do instead."""
-    estimate = estimate_for(settings, chunks)
-    count = f"about {chunks:,}" if about else f"{chunks:,}"
-    return (
-        f"{path.name}: makes {count} passages, about {_duration(estimate.seconds)} of indexing at "
-        f"{estimate.rate:.0f} passages/s; uploads are limited to {limit:,} passages "
-        "(ASSISTANT_MAX_UPLOAD_CHUNKS). Split the report, or add it to the corpus folder and run "
-        "`assistant ingest`, which shows its progress."
-    )
 
 
 @contextmanager
@@ -628,7 +528,7 @@ def _build(
     fresh = [r.chunk for r in carried if not reusable(r.chunk.chunk_id)]
     fresh += [c for c in new_chunks if not reusable(c.chunk_id)]
     store.write(generation, [r.chunk for r in ready], [r.vector for r in ready])
-    sink = _TokenSink(generation.state_dir / "tokens", embedder.version, old_tokens) if with_tokens else None
+    sink = TokenSink(generation.state_dir / "tokens", embedder.version, old_tokens) if with_tokens else None
     if sink is not None:
         sink.carry([r.chunk.chunk_id for r in ready])
     del ready, reused
@@ -637,145 +537,11 @@ def _build(
     if hooks.on_estimate is not None and fresh:
         hooks.on_estimate(summary.estimate)
     started = time.perf_counter()
-    with_tokens = _embed_fresh(store, generation, fresh, sink, settings, summary, hooks.progress)
-    _save_rate(settings, summary.chunks_embedded, time.perf_counter() - started)
+    embedded, with_tokens = embed_fresh(store, generation, fresh, sink, settings, hooks.progress)
+    summary.chunks_embedded += embedded
+    save_rate(settings, summary.chunks_embedded, time.perf_counter() - started)
     if sink is not None and with_tokens:
         sink.close()
-
-
-def _embedding_order(fresh: list[Chunk], texts: dict[str, str], first: int) -> list[Chunk]:
-    """The order new chunks are embedded in: a spread sample first, then the rest shortest first.
-
-    The sample (every n-th chunk by id) is what the token vectors' projection is fitted on, so it
-    must cover the whole text, not its shortest passages; after it each batch holds texts of similar
-    length (less padding).
-    """
-    by_id = sorted(fresh, key=lambda c: c.chunk_id)
-    step = max(1, len(by_id) // first)
-    sample = by_id[::step][:first]
-    taken = {c.chunk_id for c in sample}
-    rest = sorted((c for c in fresh if c.chunk_id not in taken), key=lambda c: (len(texts[c.chunk_id]), c.chunk_id))
-    return sample + rest
-
-
-def _embed_fresh(
-    store: ChunkStore,
-    generation: Generation,
-    fresh: list[Chunk],
-    sink: _TokenSink | None,
-    settings: Settings,
-    summary: IngestSummary,
-    progress: bool,
-) -> bool:
-    """Embed and write the new chunks a batch at a time: nothing of a batch is kept once it is written.
-
-    Returns whether token vectors were written (False when the embedder turned out to give none).
-    """
-    from tqdm import tqdm
-
-    embedder = store.embedder
-    texts = {c.chunk_id: embedding_text(c) for c in fresh}
-    batch_size = settings.embed_batch_size
-    order = _embedding_order(fresh, texts, _BASIS_SAMPLE)
-    with_tokens = sink is not None
-    bar = tqdm(total=len(order), desc="embedding", unit="chunk", disable=not progress, leave=False)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        batch_texts = [texts.pop(c.chunk_id) for c in batch]
-        if with_tokens:
-            try:
-                vectors, matrices = embedder.embed_with_tokens(batch_texts)
-                assert sink is not None
-                sink.add([c.chunk_id for c in batch], matrices)
-            except NotImplementedError:
-                with_tokens = False
-                if sink is not None:
-                    sink.abandon()
-                vectors = embedder.embed_documents(batch_texts)
-        else:
-            vectors = embedder.embed_documents(batch_texts)
-        store.write(generation, batch, list(vectors))
-        summary.chunks_embedded += len(batch)
-        bar.update(len(batch))
-    bar.close()
-    return with_tokens
-
-
-_BASIS_SAMPLE = 64  # chunks (about 12,000 token rows) the token vectors' projection is fitted on
-
-
-class _TokenSink:
-    """A generation's token vectors, written to disk as they come (never all held in memory).
-
-    Carried chunks keep their stored rows (and the basis they were projected on). A generation with
-    no earlier rows to follow fits its basis on the first _BASIS_SAMPLE new chunks (the spread
-    sample), held until then (about 20 MB), then written like the rest.
-    """
-
-    def __init__(self, directory: Path, embedder: str, old: TokenVectors | None):
-        self.directory, self.embedder, self.old = directory, embedder, old
-        self.writer: TokenWriter | None = None
-        self.carried: list[str] = []
-        self.waiting: list[tuple[str, np.ndarray]] = []
-
-    def carry(self, chunk_ids: list[str]) -> None:
-        self.carried = chunk_ids
-        if self.old is not None and self.old.basis is not None:
-            self._open(self.old.basis, self.old.source_dims)
-
-    def _open(self, basis: np.ndarray | None, dims: int) -> TokenWriter:
-        # Rows carried on the old basis keep its re-normalisation too, so old and new rows compare.
-        normalise = self.old.normalised if self.old is not None and self.old.basis is not None else None
-        self.writer = TokenWriter(self.directory, self.embedder, dims, basis, normalise)
-        if self.old is not None and self.carried:
-            self.old.copy_to(self.writer, self.carried)
-        return self.writer
-
-    def add(self, chunk_ids: list[str], matrices: Sequence[np.ndarray]) -> None:
-        if self.writer is None:
-            self.waiting.extend(zip(chunk_ids, matrices, strict=True))
-            if len(self.waiting) >= _BASIS_SAMPLE:
-                self._flush()
-            return
-        for chunk_id, matrix in zip(chunk_ids, matrices, strict=True):
-            self.writer.add(chunk_id, matrix)
-
-    def _flush(self) -> None:
-        """Fit the basis on the chunks held, open the writer and write them."""
-        rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
-        dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
-        writer = self._open(fit_tokens_basis(rows), dims)
-        for chunk_id, matrix in self.waiting:
-            writer.add(chunk_id, matrix)
-        self.waiting = []
-
-    def abandon(self) -> None:
-        if self.writer is not None:
-            self.writer.abandon()
-        self.writer, self.waiting = None, []
-
-    def close(self) -> None:
-        if self.writer is None and self.waiting:
-            self._flush()
-        writer = self.writer
-        if writer is None:  # nothing new was embedded: only carried rows (kept as they were stored)
-            if self.old is None:
-                return
-            writer = self._open(self.old.basis, self.old.source_dims)
-        writer.close()
-
-
-def _build_units(
-    store: ChunkStore, generation: Generation, chunks: list[Chunk], lexical: LexicalIndex, current: Generation | None
-) -> None:
-    """Embed every evidence unit once, so answering encodes only the question (unchanged units keep their vector).
-
-    The vectors go to disk a window at a time as they are embedded (never all held)."""
-    previous = UnitIndex.load(current.state_dir / "units") if current else None
-    embedder = store.embedder
-    version = getattr(embedder, "version", "")
-    written = UnitIndex.write(generation.state_dir / "units", chunks, embedder.embed_documents, version, previous)
-    prepare_ranker(written, lexical, generation.state_dir / "ranker")
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import ingest.pipeline as pipeline
+import ingest.space as space
 from assistant.chain import Assistant
 from assistant.config import Settings
 from assistant.errors import IndexWriteError
@@ -133,7 +134,7 @@ def test_an_ingest_that_runs_out_of_room_leaves_no_partial_generation_and_the_pr
     kept = generations(settings)
 
     # The estimate says there is room; the disk runs out while the new generation is written.
-    monkeypatch.setattr(pipeline, "_check_space", lambda *args: None)
+    monkeypatch.setattr(space, "check_space", lambda *args: None)
     lines = [f"In the Tarnwick pilot, case {i}, colleges trained {i} small employers." for i in range(400)]
     (settings.corpus_dir / "tarnwick-2024-pilot.txt").write_text("Tarnwick pilot\n\n" + "\n".join(lines) + "\n")
     filler = fill(tmpfs, leave=96 * 1024)
