@@ -96,3 +96,29 @@ def test_comparison_says_which_report_answers():
     request = _request("Do R and S agree?", {"these": 0.9, "other": 0.1}, reports_named=("r", "s"))
     text = _write(request)
     assert text.startswith("Only the R (2020) addresses this directly")
+
+
+def test_a_sentence_about_publications_is_neither_lead_nor_point():
+    """'A number of LSDA publications are concerned with…' says what the literature covers, not what it found."""
+    about = "A number of LSDA publications are concerned with improving links between colleges and small firms."
+    c = chunk([(about, "body"), (OTHER, "body"), (BODY, "body")], "s:3", report="s")
+    by_text = {u.text: u for u in units_of([c])}
+    ranking = Ranking(
+        [
+            Scored(by_text[about], 0.9, np.zeros(1)),
+            Scored(by_text[OTHER], 0.6, np.zeros(1)),
+            Scored(by_text[BODY], 0.5, np.zeros(1)),
+        ]
+    )
+    question = "How can colleges engage small employers?"
+    request = WriteRequest(
+        question=question,
+        passages=[Passage(c, 1.0, 1)],
+        report_labels=LABELS,
+        plan=make_plan(question),
+        ranking=ranking,
+        answers_at=0.3,
+    )
+    text = _write(request)
+    assert text.splitlines()[0].startswith("“" + OTHER) and BODY in text
+    assert "publications" not in text

@@ -14,7 +14,7 @@ import numpy as np
 
 from assistant.generate.base import WriteRequest
 from assistant.generate.extractive import compose
-from assistant.generate.extractive.candidates import Candidate, quotable_form
+from assistant.generate.extractive.candidates import Candidate, about_literature, quotable_form
 from assistant.generate.extractive.scoring import can_lead
 from assistant.question import negated
 from assistant.rank import Scored
@@ -52,8 +52,9 @@ def candidates_of(units: Sequence[Scored], request: WriteRequest) -> list[Candid
 
 
 def _leads(c: Candidate) -> bool:
-    """A unit that may open the answer: a sentence that stands alone, or a lead-in with its list."""
-    return (c.kind == "lead_in" and bool(c.items)) or can_lead(c)
+    """A unit that may open the answer: a sentence that stands alone (and is about the topic, not about
+    publications), or a lead-in with its list."""
+    return (c.kind == "lead_in" and bool(c.items)) or (can_lead(c) and not about_literature(c.text))
 
 
 def lead_line(c: Candidate, label: str) -> str:
@@ -130,6 +131,8 @@ def pick(
             continue
         if c.features.get("dangling"):
             continue  # it points back to a sentence the answer does not show
+        if about_literature(c.text):
+            continue  # describes publications ("A number of LSDA publications are concerned with…"), not the topic
         if any(_redundant(c, other, request) for other in [*used, *chosen]):
             continue
         chosen.append(c)
