@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import integrity, lexical
@@ -46,33 +46,8 @@ from ingest.corpus import FileFailure, discover
 from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
-from ingest.space import MIN_FREE  # noqa: F401 - read as pipeline.MIN_FREE by tests/robustness/test_disk_full.py
+from ingest.summary import IngestSummary
 from ingest.vectors import TokenSink, build_units, embed_fresh
-
-
-@dataclass
-class IngestSummary:
-    """What an ingest run did."""
-
-    files: int = 0
-    indexed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failures: list[FileFailure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    encodings: dict[str, str] = field(default_factory=dict)  # source -> how a non-UTF-8 text file was decoded
-    chunks_embedded: int = 0
-    chunks_deleted: int = 0
-    total_chunks: int = 0
-    seconds: float = 0.0
-    rebuilt: bool = False
-    generation: str | None = None  # the generation serving after the run
-    estimate: Estimate | None = None  # what was announced before embedding
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
 
 ProgressFactory = Callable[..., object]
 # on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
