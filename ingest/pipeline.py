@@ -42,7 +42,7 @@ from assistant.types import Chunk, ReportInfo
 from ingest import space
 from ingest.chunk import chunk_document
 from ingest.clean import CleanDoc, clean_document
-from ingest.corpus import FileFailure, discover
+from ingest.corpus import FileFailure, discover, scanned
 from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
 from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
@@ -165,7 +165,7 @@ def _nothing_changed(
     if counts is None or counts != Counter({s: e.get("chunks") for s, e in manifest.files.items()}):
         return False  # includes stale chunks and an empty manifest
     present = {source for _, source in files}
-    if any(s not in present and _under(s, folders, settings.corpus_dir) for s in manifest.files):
+    if any(s not in present and scanned(s, folders, settings.corpus_dir) for s in manifest.files):
         return False  # a file was removed
     for path, source in files:
         try:
@@ -309,7 +309,7 @@ def _run(
             todo.append((path, source))
     present = {source for _, source in files}
     removed = [
-        s for s in manifest.files if s in refused or (s not in present and _under(s, folders, settings.corpus_dir))
+        s for s in manifest.files if s in refused or (s not in present and scanned(s, folders, settings.corpus_dir))
     ]
     stale = set(counts) - set(manifest.files)  # chunks no manifest entry accounts for
     # Derived files of an older code version (token vectors, units): a new generation makes them again.
@@ -530,8 +530,3 @@ def _writing(where: Path) -> Iterator[None]:
         if is_write_failure(exc):
             raise write_failure(where, exc) from exc
         raise
-
-
-def _under(source: str, folders: Sequence[Path], corpus_dir: Path) -> bool:
-    path = Path(source) if Path(source).is_absolute() else (corpus_dir.resolve() / source)
-    return any(Path(os.path.abspath(path)).is_relative_to(folder) for folder in folders)
