@@ -76,6 +76,7 @@ class PhaseClock:
 
 def instrument(clock: PhaseClock) -> None:
     """Time the phases of `run_ingest` by wrapping the functions it calls (the engine is not changed)."""
+    import ingest.fastpath as fastpath
     import ingest.pipeline as pipeline
     import ingest.vectors as vectors
     from assistant.embeddings import MiniLMEmbedder, OnnxMiniLMEmbedder, TorchMiniLMEmbedder
@@ -95,6 +96,7 @@ def instrument(clock: PhaseClock) -> None:
         (pipeline, "load_file", "load file"),
         (pipeline, "clean_document", "clean (repair, re-flow, sections)"),
         (pipeline, "chunk_document", "chunk (sentences, packing)"),
+        (fastpath, "file_fingerprint", "fingerprint files"),
         (pipeline, "file_fingerprint", "fingerprint files"),
         (vectors, "embedding_text", "context headers"),
     ]:
