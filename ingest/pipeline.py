@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import integrity
-from assistant.catalog import Catalog, report_id_for_file
+from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexDamagedError, IngestError
+from assistant.errors import AssistantError, IndexDamagedError
 from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
 from assistant.store import (
@@ -37,36 +37,22 @@ from assistant.store import (
     move_aside,
     write_failure,
 )
-from assistant.types import Chunk, ReportInfo
+from assistant.types import Chunk
 from ingest import space
-from ingest.chunk import chunk_document
-from ingest.clean import CleanDoc, clean_document
 from ingest.corpus import FileFailure, discover, scanned
-from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
+from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate
 from ingest.fastpath import derived_current, nothing_changed
-from ingest.loaders import load_file
 from ingest.manifest import Manifest, file_fingerprint
+from ingest.prepare import FileProgress, prepare_all, report_for
 from ingest.summary import IngestSummary
 from ingest.vectors import TokenSink, build_units, embed_fresh
 
+# What callers (cli.py, pages/, bench/, tests) import from here; all but two live in the modules above.
+__all__ = ["CHARS_PER_CHUNK", "Estimate", "IngestSummary", "estimate_for", "last_skipped", "report_for", "run_ingest"]
+
 ProgressFactory = Callable[..., object]
-# on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
-FileProgress = Callable[[int, int, str], None]
 # on_estimate(estimate): called once, before the first passage is embedded.
 EstimateHook = Callable[[Estimate], None]
-
-
-def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
-    """The catalog entry for a file, or one built from the file's own metadata and first lines."""
-    entry = catalog.for_file(path.name)
-    if entry is not None:
-        return entry
-    return ReportInfo(
-        id=report_id_for_file(path.name),
-        file=path.name,
-        title=title or path.stem.replace("-", " ").replace("_", " "),
-        year=year,
-    )
 
 
 def run_ingest(
@@ -232,7 +218,16 @@ def _run(
     warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
     if todo:
         warming.start()
-    prepared = _prepare_all(todo, catalog, settings, embedder, summary, hooks)
+    prepared = prepare_all(
+        todo,
+        catalog,
+        settings,
+        embedder,
+        summary,
+        progress=hooks.progress,
+        on_file=hooks.on_file,
+        max_chunks=hooks.max_chunks,
+    )
     nothing = not prepared and not removed and not stale and not outdated and not summary.rebuilt and not repair
     if current is not None and nothing:
         warming.join()  # not left loading torch while the interpreter exits
@@ -311,76 +306,6 @@ def _reconcile(manifest: Manifest, counts: Counter[str], summary: IngestSummary)
                 f"{counts.get(source, 0)}; indexing it again."
             )
             manifest.forget(source)
-
-
-def _prepare_all(
-    todo: list[tuple[Path, str]],
-    catalog: Catalog,
-    settings: Settings,
-    embedder: Embedder,
-    summary: IngestSummary,
-    hooks: _Hooks,
-) -> dict[str, list[Chunk]]:
-    """Load and clean every changed file, then chunk them all; failures are recorded and skipped.
-
-    Chunking needs the tokenizer, which the embedder may hold while its model loads: cleaning every
-    file first lets that load overlap the work that does not need it. Each cleaned text is dropped
-    as soon as it is cut, and a file over `hooks.max_chunks` is refused before it is cut when its
-    length already shows it (else once its passages are counted), never after embedding.
-    """
-    from tqdm import tqdm
-
-    progress, on_file, limit = hooks.progress, hooks.on_file, hooks.max_chunks
-
-    cleaned: list[tuple[Path, str, ReportInfo, CleanDoc]] = []
-    for done, (path, source) in enumerate(tqdm(todo, desc="files", unit="file", disable=not progress, leave=False)):
-        if on_file is not None:
-            on_file(done, len(todo), path.name)
-        with _per_file(path, source, summary):
-            loaded = load_file(path, max_bytes=settings.max_upload_mb * 1_000_000)
-            if loaded.warning:
-                summary.warnings.append(loaded.warning)
-            if loaded.encoding:
-                summary.encodings[source] = loaded.encoding
-            report = report_for(path, catalog, loaded.title, loaded.year)
-            doc = clean_document(loaded.pages, markdown=loaded.markdown)
-            del loaded  # the raw pages: only the cleaned text is needed from here
-            guess = len(doc.text) // CHARS_PER_CHUNK
-            if limit is not None and guess > 2 * limit:  # clearly over: refused without cutting it
-                raise IngestError(too_many(path, settings, guess, limit, about=True))
-            cleaned.append((path, source, report, doc))
-    prepared: dict[str, list[Chunk]] = {}
-    while cleaned:
-        path, source, report, doc = cleaned.pop(0)  # each cleaned text goes once it is cut
-        with _per_file(path, source, summary):
-            chunks = chunk_document(
-                doc,
-                report,
-                source,
-                embedder.count_tokens,
-                target_tokens=settings.chunk_tokens,
-                overlap_sentences=settings.chunk_overlap_sentences,
-            )
-            del doc
-            if not chunks:
-                raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
-            if limit is not None and len(chunks) > limit:
-                raise IngestError(too_many(path, settings, len(chunks), limit, about=False))
-            prepared[source] = chunks
-    return prepared
-
-
-@contextmanager
-def _per_file(path: Path, source: str, summary: IngestSummary) -> Iterator[None]:
-    """Record a file's failure (one line naming it) and go on with the others."""
-    try:
-        yield
-    except AssistantError as exc:
-        summary.failures.append(FileFailure(source, str(exc)))
-    except Exception as exc:  # a bug or an odd file must not lose the rest of the run
-        summary.failures.append(
-            FileFailure(source, f"{path.name}: could not be processed ({type(exc).__name__}: {exc}).")
-        )
 
 
 def _build(
