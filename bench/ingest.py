@@ -76,7 +76,9 @@ class PhaseClock:
 
 def instrument(clock: PhaseClock) -> None:
     """Time the phases of `run_ingest` by wrapping the functions it calls (the engine is not changed)."""
+    import ingest.fastpath as fastpath
     import ingest.pipeline as pipeline
+    import ingest.prepare as prepare
     import ingest.vectors as vectors
     from assistant.embeddings import MiniLMEmbedder, OnnxMiniLMEmbedder, TorchMiniLMEmbedder
     from assistant.lexical import LexicalIndex
@@ -92,9 +94,10 @@ def instrument(clock: PhaseClock) -> None:
 
     # Each name is wrapped in the module that calls it: wrapping a re-export would time nothing.
     for module, name, label in [
-        (pipeline, "load_file", "load file"),
-        (pipeline, "clean_document", "clean (repair, re-flow, sections)"),
-        (pipeline, "chunk_document", "chunk (sentences, packing)"),
+        (prepare, "load_file", "load file"),
+        (prepare, "clean_document", "clean (repair, re-flow, sections)"),
+        (prepare, "chunk_document", "chunk (sentences, packing)"),
+        (fastpath, "file_fingerprint", "fingerprint files"),
         (pipeline, "file_fingerprint", "fingerprint files"),
         (vectors, "embedding_text", "context headers"),
     ]:

@@ -92,3 +92,9 @@ def _ignored(path: Path, root: Path) -> bool:
 def source_key(path: Path, corpus_dir: Path) -> str:
     """How a file is named in the index: relative to the corpus folder."""
     return _key(path, corpus_dir.resolve())
+
+
+def scanned(source: str, folders: Sequence[Path], corpus_dir: Path) -> bool:
+    """Whether a source key lies under one of the folders a run scanned, so that its absence means removal."""
+    path = Path(source) if Path(source).is_absolute() else (corpus_dir.resolve() / source)
+    return any(Path(os.path.abspath(path)).is_relative_to(folder) for folder in folders)

@@ -18,17 +18,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import integrity, lexical
-from assistant.catalog import Catalog, report_id_for_file
+from assistant import integrity
+from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.embeddings import Embedder, get_embedder
-from assistant.errors import AssistantError, IndexDamagedError, IngestError
+from assistant.errors import AssistantError, IndexDamagedError
 from assistant.late import TokenVectors
 from assistant.lexical import LexicalIndex
-from assistant.peek import read_store
 from assistant.store import (
     ChunkStore,
     Generation,
@@ -38,60 +37,22 @@ from assistant.store import (
     move_aside,
     write_failure,
 )
-from assistant.types import Chunk, ReportInfo
+from assistant.types import Chunk
 from ingest import space
-from ingest.chunk import chunk_document
-from ingest.clean import CleanDoc, clean_document
-from ingest.corpus import FileFailure, discover
-from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate, too_many
-from ingest.loaders import load_file
+from ingest.corpus import FileFailure, discover, scanned
+from ingest.estimate import CHARS_PER_CHUNK, Estimate, estimate_for, save_rate
+from ingest.fastpath import derived_current, nothing_changed
 from ingest.manifest import Manifest, file_fingerprint
-from ingest.space import MIN_FREE  # noqa: F401 - read as pipeline.MIN_FREE by tests/robustness/test_disk_full.py
+from ingest.prepare import FileProgress, prepare_all, report_for
+from ingest.summary import IngestSummary
 from ingest.vectors import TokenSink, build_units, embed_fresh
 
-
-@dataclass
-class IngestSummary:
-    """What an ingest run did."""
-
-    files: int = 0
-    indexed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failures: list[FileFailure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    encodings: dict[str, str] = field(default_factory=dict)  # source -> how a non-UTF-8 text file was decoded
-    chunks_embedded: int = 0
-    chunks_deleted: int = 0
-    total_chunks: int = 0
-    seconds: float = 0.0
-    rebuilt: bool = False
-    generation: str | None = None  # the generation serving after the run
-    estimate: Estimate | None = None  # what was announced before embedding
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
+# What callers (cli.py, pages/, bench/, tests) import from here; all but two live in the modules above.
+__all__ = ["CHARS_PER_CHUNK", "Estimate", "IngestSummary", "estimate_for", "last_skipped", "report_for", "run_ingest"]
 
 ProgressFactory = Callable[..., object]
-# on_file(done, total, name): called before each file is prepared and once more at the end (done == total).
-FileProgress = Callable[[int, int, str], None]
 # on_estimate(estimate): called once, before the first passage is embedded.
 EstimateHook = Callable[[Estimate], None]
-
-
-def report_for(path: Path, catalog: Catalog, title: str | None, year: int | None) -> ReportInfo:
-    """The catalog entry for a file, or one built from the file's own metadata and first lines."""
-    entry = catalog.for_file(path.name)
-    if entry is not None:
-        return entry
-    return ReportInfo(
-        id=report_id_for_file(path.name),
-        file=path.name,
-        title=title or path.stem.replace("-", " ").replace("_", " "),
-        year=year,
-    )
 
 
 def run_ingest(
@@ -121,7 +82,7 @@ def run_ingest(
     summary.files = len(files) + len(refused)
     embedder = embedder or get_embedder(settings)  # cheap: the model loads only when something is embedded
     with _writing(settings.state_dir), _exclusive(settings.state_dir):
-        if rebuild or refused or not _nothing_changed(settings, embedder, catalog, files, folders, summary):
+        if rebuild or refused or not nothing_changed(settings, embedder, catalog, files, folders, summary):
             store = _open_store(settings, embedder, summary, rebuild)
             hooks = _Hooks(progress, on_file, on_estimate, max_chunks)
             _run(settings, store, catalog, files, {f.source for f in refused}, folders, summary, hooks)
@@ -133,99 +94,6 @@ def run_ingest(
         on_file(summary.files, summary.files, "")
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _nothing_changed(
-    settings: Settings,
-    embedder: Embedder,
-    catalog: Catalog,
-    files: list[tuple[Path, str]],
-    folders: list[Path],
-    summary: IngestSummary,
-) -> bool:
-    """True (and `summary` filled in) when the index already holds exactly these files: no work to do.
-
-    Decided before the store is opened or the model loaded: a no-change `assistant ingest` then takes
-    well under a second instead of ~1.5 s of chromadb's import and start. It asks what `_run` would
-    check (the pointer, the serving generation's versions, its manifest against the store's chunks per
-    file and against the files' hashes, nothing removed, nothing left over to prune), reading the
-    embedded store's SQLite file directly (assistant.peek). Any doubt answers False and `_run` decides.
-    """
-    found = read_store(settings)
-    pointer = found.metadata(f"{settings.collection}.current") if found else None
-    if found is None or not pointer or not pointer.get("generation"):
-        return False
-    current = str(pointer["generation"])
-    kept = {f"{settings.collection}.current", f"{settings.collection}.{current}"}
-    if pointer.get("previous"):
-        kept.add(f"{settings.collection}.{pointer['previous']}")
-    if set(found.collections) - kept:
-        return False  # a build left by a killed run, or the old single collection: `_run` prunes them
-    generations = settings.state_dir / "generations"
-    ids = {current, str(pointer.get("previous") or "")}
-    if generations.is_dir() and any(p.name not in ids for p in generations.iterdir()):
-        return False  # a killed build's folder: `_run` sweeps it
-    if found.orphan_folders():
-        return False
-    if any((settings.state_dir / name).exists() for name in ("manifest.json", "bm25")):
-        return False  # files of the old layout, which `_run` removes
-    versions = {"embedder": embedder.version, "chunker": chunker_version(settings)}
-    metadata = found.metadata(f"{settings.collection}.{current}") or {}
-    if any(metadata.get(k) != v for k, v in versions.items()):
-        return False
-    folder = settings.state_dir / "generations" / current
-    if not _derived_current(folder):
-        return False  # made by an older version of the code: `_run` makes them again
-    files_sha = pointer.get("files")
-    if integrity.verify(folder, str(files_sha) if files_sha else None):
-        return False  # a damaged file of the generation: `_run` names it and rebuilds (issue 18)
-    try:
-        saved = json.loads((folder / "bm25" / "meta.json").read_text(encoding="utf-8"))
-        if saved.get("version") != lexical.LEXICAL_VERSION or saved.get("fingerprint") != current:
-            return False  # BM25 saved by another version of this code: `_run` makes it again
-    except (OSError, ValueError, AttributeError):
-        return False
-    manifest = Manifest.load(folder / "manifest.json")
-    counts = found.source_counts(f"{settings.collection}.{current}")
-    if counts is None or counts != Counter({s: e.get("chunks") for s, e in manifest.files.items()}):
-        return False  # includes stale chunks and an empty manifest
-    present = {source for _, source in files}
-    if any(s not in present and _under(s, folders, settings.corpus_dir) for s in manifest.files):
-        return False  # a file was removed
-    for path, source in files:
-        try:
-            fingerprint = file_fingerprint(path, repr(catalog.for_file(path.name)))
-        except OSError:
-            return False  # `_run` reports it
-        if not manifest.is_current(source, fingerprint):
-            return False
-    summary.unchanged.extend(source for _, source in files)
-    summary.total_chunks = sum(counts.values())
-    summary.generation = current
-    return True
-
-
-def _derived_current(folder: Path) -> bool:
-    """Whether the generation's derived files (token vectors, units, the ranker's derivation) are of this
-    code's versions: reading their small headers, not the files."""
-    from assistant.late import TOKENS_VERSION
-    from assistant.rank import DERIVED_VERSION
-    from assistant.units import UNITS_VERSION
-
-    expected = {
-        folder / "tokens" / "index.json": TOKENS_VERSION,
-        folder / "units" / "units.json": UNITS_VERSION,
-        folder / "ranker" / "derived.json": DERIVED_VERSION,
-    }
-    for path, version in expected.items():
-        try:
-            with open(path, encoding="utf-8") as handle:
-                head = handle.read(200)
-        except OSError:
-            return False
-        if f'"version": "{version}"' not in head:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -334,11 +202,11 @@ def _run(
             todo.append((path, source))
     present = {source for _, source in files}
     removed = [
-        s for s in manifest.files if s in refused or (s not in present and _under(s, folders, settings.corpus_dir))
+        s for s in manifest.files if s in refused or (s not in present and scanned(s, folders, settings.corpus_dir))
     ]
     stale = set(counts) - set(manifest.files)  # chunks no manifest entry accounts for
     # Derived files of an older code version (token vectors, units): a new generation makes them again.
-    outdated = current is not None and not _derived_current(current.state_dir)
+    outdated = current is not None and not derived_current(current.state_dir)
     unchanged = not todo and not removed and not stale and not outdated and not summary.rebuilt and not repair
     if current is not None and unchanged:
         summary.total_chunks = sum(counts.values())
@@ -350,7 +218,16 @@ def _run(
     warming = threading.Thread(target=embedder.warm, name="warm-embedder", daemon=True)
     if todo:
         warming.start()
-    prepared = _prepare_all(todo, catalog, settings, embedder, summary, hooks)
+    prepared = prepare_all(
+        todo,
+        catalog,
+        settings,
+        embedder,
+        summary,
+        progress=hooks.progress,
+        on_file=hooks.on_file,
+        max_chunks=hooks.max_chunks,
+    )
     nothing = not prepared and not removed and not stale and not outdated and not summary.rebuilt and not repair
     if current is not None and nothing:
         warming.join()  # not left loading torch while the interpreter exits
@@ -431,76 +308,6 @@ def _reconcile(manifest: Manifest, counts: Counter[str], summary: IngestSummary)
             manifest.forget(source)
 
 
-def _prepare_all(
-    todo: list[tuple[Path, str]],
-    catalog: Catalog,
-    settings: Settings,
-    embedder: Embedder,
-    summary: IngestSummary,
-    hooks: _Hooks,
-) -> dict[str, list[Chunk]]:
-    """Load and clean every changed file, then chunk them all; failures are recorded and skipped.
-
-    Chunking needs the tokenizer, which the embedder may hold while its model loads: cleaning every
-    file first lets that load overlap the work that does not need it. Each cleaned text is dropped
-    as soon as it is cut, and a file over `hooks.max_chunks` is refused before it is cut when its
-    length already shows it (else once its passages are counted), never after embedding.
-    """
-    from tqdm import tqdm
-
-    progress, on_file, limit = hooks.progress, hooks.on_file, hooks.max_chunks
-
-    cleaned: list[tuple[Path, str, ReportInfo, CleanDoc]] = []
-    for done, (path, source) in enumerate(tqdm(todo, desc="files", unit="file", disable=not progress, leave=False)):
-        if on_file is not None:
-            on_file(done, len(todo), path.name)
-        with _per_file(path, source, summary):
-            loaded = load_file(path, max_bytes=settings.max_upload_mb * 1_000_000)
-            if loaded.warning:
-                summary.warnings.append(loaded.warning)
-            if loaded.encoding:
-                summary.encodings[source] = loaded.encoding
-            report = report_for(path, catalog, loaded.title, loaded.year)
-            doc = clean_document(loaded.pages, markdown=loaded.markdown)
-            del loaded  # the raw pages: only the cleaned text is needed from here
-            guess = len(doc.text) // CHARS_PER_CHUNK
-            if limit is not None and guess > 2 * limit:  # clearly over: refused without cutting it
-                raise IngestError(too_many(path, settings, guess, limit, about=True))
-            cleaned.append((path, source, report, doc))
-    prepared: dict[str, list[Chunk]] = {}
-    while cleaned:
-        path, source, report, doc = cleaned.pop(0)  # each cleaned text goes once it is cut
-        with _per_file(path, source, summary):
-            chunks = chunk_document(
-                doc,
-                report,
-                source,
-                embedder.count_tokens,
-                target_tokens=settings.chunk_tokens,
-                overlap_sentences=settings.chunk_overlap_sentences,
-            )
-            del doc
-            if not chunks:
-                raise IngestError(f"{path.name}: no text left after cleaning; is it a report?")
-            if limit is not None and len(chunks) > limit:
-                raise IngestError(too_many(path, settings, len(chunks), limit, about=False))
-            prepared[source] = chunks
-    return prepared
-
-
-@contextmanager
-def _per_file(path: Path, source: str, summary: IngestSummary) -> Iterator[None]:
-    """Record a file's failure (one line naming it) and go on with the others."""
-    try:
-        yield
-    except AssistantError as exc:
-        summary.failures.append(FileFailure(source, str(exc)))
-    except Exception as exc:  # a bug or an odd file must not lose the rest of the run
-        summary.failures.append(
-            FileFailure(source, f"{path.name}: could not be processed ({type(exc).__name__}: {exc}).")
-        )
-
-
 def _build(
     store: ChunkStore,
     generation: Generation,
@@ -555,8 +362,3 @@ def _writing(where: Path) -> Iterator[None]:
         if is_write_failure(exc):
             raise write_failure(where, exc) from exc
         raise
-
-
-def _under(source: str, folders: Sequence[Path], corpus_dir: Path) -> bool:
-    path = Path(source) if Path(source).is_absolute() else (corpus_dir.resolve() / source)
-    return any(Path(os.path.abspath(path)).is_relative_to(folder) for folder in folders)

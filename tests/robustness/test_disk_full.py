@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import ingest.pipeline as pipeline
 import ingest.space as space
 from assistant.chain import Assistant
 from assistant.config import Settings
@@ -115,7 +114,7 @@ def test_answering_works_on_a_full_disk_and_ingest_says_why_it_cannot(tmpfs: Pat
 
 def test_first_ingest_into_too_little_space_is_refused_before_writing(tmpfs: Path, tmp_path: Path) -> None:
     settings = settings_on(tmpfs, tmp_path)
-    fill(tmpfs, leave=pipeline.MIN_FREE // 2)
+    fill(tmpfs, leave=space.MIN_FREE // 2)
     with pytest.raises(IndexWriteError, match="Not enough free space") as refused:
         run_ingest(settings, progress=False)
     assert "nothing was written" in str(refused.value)

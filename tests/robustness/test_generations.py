@@ -36,6 +36,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from tests.conftest import FakeEmbedder
     import ingest.pipeline as pipeline
+    import ingest.prepare as prepare
     from assistant.config import Settings
     from assistant.store import ChunkStore
 
@@ -56,8 +57,8 @@ CHILD = textwrap.dedent(
             mark("embedding")
             return super().embed_documents(texts)
 
-    chunk_document = pipeline.chunk_document
-    pipeline.chunk_document = lambda *a, **k: (mark("chunking"), chunk_document(*a, **k))[1]
+    chunk_document = prepare.chunk_document
+    prepare.chunk_document = lambda *a, **k: (mark("chunking"), chunk_document(*a, **k))[1]
     publish = ChunkStore.publish
     ChunkStore.publish = lambda self, *a, **k: (mark("publishing"), publish(self, *a, **k))[1]
 
