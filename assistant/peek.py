@@ -78,7 +78,7 @@ def read_store(settings: Settings) -> StoreFiles | None:
     if settings.chroma_server is not None:
         return None
     path = settings.index_dir / "chroma" / "chroma.sqlite3"
-    if not path.is_file() or _truncated(path):
+    if not path.is_file():
         return None
     collections: dict[str, dict[str, Any]] = {}
     try:
@@ -90,24 +90,6 @@ def read_store(settings: Settings) -> StoreFiles | None:
     except sqlite3.Error:
         return None
     return StoreFiles(path=path, collections=collections)
-
-
-def _truncated(path: Path) -> bool:
-    """Whether the file is shorter than its SQLite header says: SQLite may still read the first pages
-    (where the collections are) of a truncated file, but Chroma must be the one to name the damage."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(100)
-        size = path.stat().st_size
-    except OSError:
-        return True
-    if len(header) < 100:
-        return True
-    page = int.from_bytes(header[16:18], "big")
-    page = 65536 if page == 1 else page
-    pages = int.from_bytes(header[28:32], "big")
-    # The page count is only kept when "version-valid-for" equals the change counter (the file format).
-    return header[92:96] == header[24:28] and size < page * pages
 
 
 class _connect:
