@@ -423,7 +423,10 @@ class ChunkStore:
         return generation
 
     def _switch(self, generation: Generation) -> None:
-        from_files = self._from_files(generation, damage := self.check(generation))
+        damage = self.check(generation)
+        # The generation's own files first: they spare a fresh process chromadb, and they stand in for
+        # the collection's metadata when the engine cannot start.
+        from_files = self._from_files(generation, damage)
         snapshot = from_files[1] if from_files is not None else None
         peeked = peek.read_store(self.settings)
         found = peeked.metadata(generation.collection) if peeked is not None else None
