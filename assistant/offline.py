@@ -1,10 +1,12 @@
 """A generation readable without the store's engine: its records and the pointer, as plain files.
 
-Embedded Chroma writes to its database as it starts, so on a full disk (or a read-only folder) it
-cannot open at all, even to read. Answering must not need to write: each generation therefore keeps
-its chunks with their vectors in its own folder (written before it is published, so its file list
-covers them), and the pointer is mirrored in `pointer.json` beside the generations. A reader whose
-engine will not start serves from these; writers still need the engine, and say why they cannot.
+Each generation keeps its chunks with their vectors in its own folder (`records/`: the same float32
+vectors as in Chroma, rows in chunk-id order, written before it is published so its file list covers
+them), and the pointer is mirrored in `pointer.json` beside the generations. Readers serve from these:
+importing chromadb and starting its client costs a fresh process ~0.65 s and 50 MB (issue 20), and
+embedded Chroma writes to its database as it starts, so on a full disk or a read-only folder it cannot
+open at all, even to read. Chroma is read only when a generation's files are missing or damaged;
+writers still need the engine, and say why they cannot.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.snapshot import Record
+from assistant.snapshot import EXACT_LIMIT, Generation, Record, Snapshot
 from assistant.types import Chunk
 
 FOLDER = "records"
@@ -54,19 +56,24 @@ def save_records(state_dir: Path, metadata: dict[str, Any], records: Iterable[Re
     _atomic_write(folder / "meta.json", json.dumps(metadata, sort_keys=True).encode("utf-8"))
 
 
-def load_records(state_dir: Path) -> tuple[dict[str, Any], list[Record]] | None:
-    """(collection metadata, records) of a generation, or None when its folder holds none (or unreadable ones)."""
-    folder = state_dir / FOLDER
+def load_snapshot(generation: Generation) -> tuple[dict[str, Any], Snapshot] | None:
+    """(collection metadata, snapshot) of a generation from its files, vectors memory-mapped; None when
+    its folder holds none (or unreadable ones): the caller then reads the store."""
+    folder = generation.state_dir / FOLDER
     try:
         metadata = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         with open(folder / "chunks.jsonl", encoding="utf-8") as lines:
             chunks = [Chunk.from_metadata(row["text"], row["meta"]) for row in map(json.loads, lines)]
-        matrix = np.load(folder / "vectors.npy")
+        # Mapped, not read: Snapshot copies the rows it keeps as float64, and none above EXACT_LIMIT.
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     except (OSError, ValueError, KeyError, EOFError, TypeError):
         return None
-    if len(matrix) != len(chunks):
+    if not isinstance(metadata, dict) or vectors.ndim != 2 or len(vectors) != len(chunks):
         return None
-    return metadata, [Record(c, np.asarray(v, dtype=np.float32)) for c, v in zip(chunks, matrix, strict=True)]
+    ids = [c.chunk_id for c in chunks]
+    if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):  # written sorted and unique: anything else is not ours
+        return None
+    return metadata, Snapshot.from_rows(generation, chunks, vectors if len(chunks) <= EXACT_LIMIT else None)
 
 
 def save_pointer(state_dir: Path, value: dict[str, Any]) -> None:

@@ -52,10 +52,19 @@ class Snapshot:
     def build(cls, generation: Generation, records: Iterable[Record]) -> Snapshot:
         """From a generation's records (any order)."""
         ordered = sorted(records, key=lambda r: r.chunk.chunk_id)
-        chunks = [r.chunk for r in ordered]
+        vectors = np.vstack([r.vector for r in ordered]) if 0 < len(ordered) <= EXACT_LIMIT else None
+        return cls.from_rows(generation, [r.chunk for r in ordered], vectors)
+
+    @classmethod
+    def from_rows(cls, generation: Generation, chunks: list[Chunk], vectors: np.ndarray | None) -> Snapshot:
+        """From chunks sorted by id and their vectors row for row (float32, possibly memory-mapped).
+
+        `vectors` is only read up to EXACT_LIMIT chunks; Snapshot.build and the generation's own files
+        both come here, so a snapshot is the same bit for bit whichever way it was read.
+        """
         matrix = None
-        if 0 < len(ordered) <= EXACT_LIMIT:
-            matrix = np.vstack([r.vector for r in ordered]).astype(np.float64)
+        if vectors is not None and 0 < len(chunks) <= EXACT_LIMIT:
+            matrix = np.asarray(vectors, dtype=np.float32).astype(np.float64)
             matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
         return cls(
             generation=generation,

@@ -8,6 +8,8 @@ collection) to it. Readers check the pointer before each question and switch who
 reader never sees half an index and never holds a collection another process deleted. A reader keeps
 its generation's chunks and vectors in memory: search is exact cosine with ties broken by chunk id, so
 the same question gives the same passages in every process (Chroma's HNSW is approximate).
+An embedded reader takes the pointer from the store's SQLite file (peek.py) and the generation from its
+own files (offline.py), so answering never imports chromadb; it reads Chroma only when those fail.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from assistant import connection, integrity, offline
+from assistant import connection, integrity, offline, peek
 from assistant.config import Settings
 from assistant.connection import move_aside
 from assistant.embeddings import Embedder
@@ -75,14 +77,11 @@ class ChunkStore:
         self._store_was_missing = self.settings.chroma_server is None and not self.store_file.exists()
         self._client_obj: Any = None
         self._epoch = connection.epoch(self.settings)
-        try:
+        if self.settings.chroma_server is not None:  # a server that is down or hung is named at once
             self._client_obj = self._connect()
             self._epoch = connection.epoch(self.settings)
-        except IndexWriteError:
-            if self.settings.chroma_server is not None:
-                raise
-            # A full disk stops the embedded engine from starting; readers go on from the generation's own
-            # files (see offline.py), and writers meet the same error when they first need the engine.
+        # Embedded: connected on first use. Readers seldom need the engine (see offline.py and peek.py),
+        # and starting it costs a fresh process ~0.65 s; writers meet any failure to start when they write.
 
     # -- connection (connection.py) ------------------------------------------------------------------
 
@@ -149,24 +148,31 @@ class ChunkStore:
 
     def pointer(self) -> tuple[Generation | None, Generation | None]:
         """(current, previous) generation as the pointer names them now: one small read."""
-        from chromadb.errors import NotFoundError
-
-        try:
-            found = self._get(self._pointer_name).metadata or {}
-        except (NotFoundError, ValueError):
+        peeked = peek.read_store(self.settings)
+        found = peeked.metadata(self._pointer_name) if peeked is not None else self._store_pointer()
+        if found is None:
             return None, None
-        except IndexWriteError:
-            # The engine will not even start (a full disk): the pointer's copy among the files, if any.
-            mirrored = offline.load_pointer(self.settings.state_dir) if self.settings.chroma_server is None else None
-            if mirrored is None:
-                raise
-            found = mirrored
         current, previous = found.get("generation"), found.get("previous")
         files, previous_files = found.get("files"), found.get("previous_files")
         return (
             self._generation(str(current), str(files) if files else None) if current else None,
             self._generation(str(previous), str(previous_files) if previous_files else None) if previous else None,
         )
+
+    def _store_pointer(self) -> dict[str, Any] | None:
+        """The pointer's metadata from Chroma (None: no pointer), when the SQLite file could not say."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return dict(self._get(self._pointer_name).metadata or {})
+        except (NotFoundError, ValueError):
+            return None
+        except IndexWriteError:
+            # The engine will not even start (a full disk): the pointer's copy among the files, if any.
+            mirrored = offline.load_pointer(self.settings.state_dir) if self.settings.chroma_server is None else None
+            if mirrored is None:
+                raise
+            return mirrored
 
     def check(self, generation: Generation) -> list[Damage]:
         """The damaged files of a generation's folder ([] when whole): sizes and checksums of its list."""
@@ -201,19 +207,23 @@ class ChunkStore:
 
     def metadata(self, generation: Generation) -> dict[str, Any]:
         """A generation's collection metadata (the embedder and chunker that built it)."""
-        try:
+        peeked = peek.read_store(self.settings)
+        found = peeked.metadata(generation.collection) if peeked is not None else None
+        if found is not None:
+            return dict(found)
+        try:  # no file to read, or no such collection in it: the store itself says what is wrong
             return dict(self._get(generation.collection).metadata or {})
         except IndexWriteError:
-            stored = self._offline_records(generation)
+            stored = self._from_files(generation, self.check(generation))
             if stored is None:
                 raise
             return stored[0]
 
-    def _offline_records(self, generation: Generation) -> tuple[dict[str, Any], list[Record]] | None:
-        """The generation's records from its own folder, when they are whole (for a reader without the engine)."""
-        if self.settings.chroma_server is not None or integrity.parts(self.check(generation)) & {offline.FOLDER, "*"}:
+    def _from_files(self, generation: Generation, damage: list[Damage]) -> tuple[dict[str, Any], Snapshot] | None:
+        """The generation's metadata and snapshot from its own folder, when it is whole (offline.py)."""
+        if self.settings.chroma_server is not None or integrity.parts(damage) & {offline.FOLDER, "*"}:
             return None
-        return offline.load_records(generation.state_dir)
+        return offline.load_snapshot(generation)
 
     def source_counts(self, generation: Generation) -> Counter[str]:
         """Chunks per source file in a generation, read from the store itself (to check the manifest)."""
@@ -413,32 +423,45 @@ class ChunkStore:
         return generation
 
     def _switch(self, generation: Generation) -> None:
-        from chromadb.errors import NotFoundError
-
-        records: list[Record] | None = None
-        try:
-            found = self._get(generation.collection).metadata or {}
-        except (NotFoundError, ValueError) as exc:
-            raise IndexMissingError(
-                f"The index in {self.describe()} points at {generation.id}, which is gone: run `assistant ingest`."
-            ) from exc
-        except IndexWriteError:
-            stored = self._offline_records(generation)  # the engine cannot start: read the generation's files
-            if stored is None:
-                raise
-            found, records = stored
+        damage = self.check(generation)
+        # The generation's own files first: they spare a fresh process chromadb, and they stand in for
+        # the collection's metadata when the engine cannot start.
+        from_files = self._from_files(generation, damage)
+        snapshot = from_files[1] if from_files is not None else None
+        peeked = peek.read_store(self.settings)
+        found = peeked.metadata(generation.collection) if peeked is not None else None
+        if found is None:
+            found = self._store_metadata(generation, from_files)
         for key, want in self._expected_metadata().items():
             if found.get(key) != want:
                 raise IndexMismatchError(
                     f"The index in {self.describe()} was built with {key} {found.get(key)!r}, "
                     f"but this version uses {want!r}. Re-ingest: `assistant ingest --rebuild`."
                 )
-        snapshot = Snapshot.build(generation, records if records is not None else self.records(generation).values())
+        if snapshot is None:  # no whole files (a server, an older or damaged generation): from the store
+            snapshot = Snapshot.build(generation, self.records(generation).values())
         if not snapshot.chunks:
             raise IndexMissingError(f"The index in {self.describe()} is empty: run `assistant ingest`.")
-        self._damage[generation.id] = self.check(generation)
+        self._damage[generation.id] = damage
         self._snapshot = snapshot
         self._vectorstore = None
+
+    def _store_metadata(
+        self, generation: Generation, from_files: tuple[dict[str, Any], Snapshot] | None
+    ) -> dict[str, Any]:
+        """The generation's metadata from Chroma, when its SQLite file could not say."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return dict(self._get(generation.collection).metadata or {})
+        except (NotFoundError, ValueError) as exc:
+            raise IndexMissingError(
+                f"The index in {self.describe()} points at {generation.id}, which is gone: run `assistant ingest`."
+            ) from exc
+        except IndexWriteError:
+            if from_files is None:
+                raise
+            return from_files[0]  # the engine cannot start (a full disk, a read-only folder): the files answer
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot

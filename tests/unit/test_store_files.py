@@ -1,0 +1,86 @@
+"""An embedded reader serves from the generation's own files, never starting Chroma, with the same scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import connection, offline
+from assistant.chain import Assistant
+from assistant.config import Settings
+from assistant.embeddings import get_embedder
+from assistant.store import ChunkStore
+from ingest.pipeline import run_ingest
+
+QUESTIONS = ["How can colleges engage small employers?", "How were employer networks funded?", "training costs"]
+
+
+@pytest.fixture
+def indexed(settings: Settings) -> Settings:
+    assert run_ingest(settings, progress=False).ok
+    return settings
+
+
+@pytest.fixture
+def no_chroma(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every connection to Chroma instead of making it (a reader should make none)."""
+    made: list[str] = []
+
+    def refuse(settings: Settings) -> None:
+        made.append(str(settings.index_dir))
+        raise AssertionError("the reader connected to Chroma")
+
+    monkeypatch.setattr(connection, "connect", refuse)
+    return made
+
+
+def _answers(settings: Settings) -> list[tuple]:
+    assistant = Assistant.from_settings(settings)
+    found = []
+    for question in QUESTIONS:
+        answer = assistant.ask(question)
+        passages = [(p.chunk.chunk_id, p.score, p.dense, p.lexical, p.late) for p in answer.passages]
+        found.append((answer.answer, [(c.report, c.location) for c in answer.citations], passages))
+    return found
+
+
+def test_a_reader_answers_without_connecting_to_chroma(indexed: Settings, no_chroma: list[str]) -> None:
+    store = ChunkStore(indexed, get_embedder(indexed)).open()
+    assert store.count() > 0 and store.refresh() is False
+    assert store.info()["chunker"] == store._expected_metadata()["chunker"]
+    assert _answers(indexed)[0][1]  # cited
+    assert no_chroma == []
+
+
+def test_files_and_chroma_give_the_same_snapshot_and_answers(
+    indexed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = get_embedder(indexed)
+    from_files = ChunkStore(indexed, embedder).open()._current()
+    answers = _answers(indexed)
+    with monkeypatch.context() as patch:
+        patch.setattr(offline, "load_snapshot", lambda generation: None)
+        from_chroma = ChunkStore(indexed, embedder).open()._current()
+        assert _answers(indexed) == answers  # passages, scores, answer text and citations, bit for bit
+
+    assert from_files.chunks == from_chroma.chunks
+    assert from_files.matrix is not None and from_chroma.matrix is not None
+    assert from_files.matrix.dtype == from_chroma.matrix.dtype == np.float64
+    assert from_files.matrix.tobytes() == from_chroma.matrix.tobytes()
+    query = embedder.embed_query(QUESTIONS[0])
+    assert from_files.search(query, 10) == from_chroma.search(query, 10)
+
+
+def test_damaged_vectors_are_read_from_chroma_instead(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = get_embedder(indexed)
+    whole = ChunkStore(indexed, embedder).open()._current()
+    path = whole.generation.state_dir / offline.FOLDER / "vectors.npy"
+    path.write_bytes(b"\0" * path.stat().st_size)
+    connects: list[str] = []
+    real = connection.connect
+    monkeypatch.setattr(connection, "connect", lambda s: connects.append("chroma") or real(s))
+
+    store = ChunkStore(indexed, embedder).open()
+    assert connects == ["chroma"]
+    assert [d.path for d in store.damage()] == [path]
+    assert store._current().matrix.tobytes() == whole.matrix.tobytes()  # type: ignore[union-attr]
