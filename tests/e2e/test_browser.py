@@ -121,10 +121,15 @@ def ask(page, question: str) -> object:
     page.locator(INPUT).press("Enter")
     expect(page.locator(CHAT)).to_have_count(before + 2, timeout=ANSWER_WAIT_MS)
     reply = page.locator(CHAT).nth(before + 1)
-    # The download button is the last thing drawn under an answer; then no element is left stale.
+    finished(page, reply)
+    return reply
+
+
+def finished(page, reply) -> None:
+    """Wait until the run that drew `reply` is over: the download button is the last thing drawn under an
+    answer, and then no element is left stale."""
     expect(reply.get_by_role("button", name="Download this answer (Markdown)")).to_be_visible(timeout=ANSWER_WAIT_MS)
     expect(page.locator("[data-stale=true]")).to_have_count(0, timeout=ANSWER_WAIT_MS)
-    return reply
 
 
 # Scroll the element to the top of Streamlit's scrolling pane, leaving room for the app's header.
@@ -388,6 +393,7 @@ def test_two_sessions_keep_separate_conversations(browser, app_url):
         for page in (a, b):
             expect(page.locator(CHAT)).to_have_count(2, timeout=ANSWER_WAIT_MS)
             expect(page.locator(CHAT).nth(1)).to_contain_text("Sources", timeout=ANSWER_WAIT_MS)
+            finished(page, page.locator(CHAT).nth(1))  # a question typed while the run goes on is lost
         expect(a.locator(CHAT).nth(0)).to_contain_text("How are employer networks funded?")
         expect(b.locator(CHAT).nth(0)).to_contain_text("What are the barriers to training?")
         assert "barriers to training?" not in a.locator(CHAT).nth(0).inner_text()
