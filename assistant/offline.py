@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.snapshot import EXACT_LIMIT, Generation, Record, Snapshot
+from assistant.snapshot import Generation, Record, Snapshot
 from assistant.types import Chunk
 
 FOLDER = "records"
@@ -73,7 +73,7 @@ def load_snapshot(generation: Generation) -> tuple[dict[str, Any], Snapshot] | N
     ids = [c.chunk_id for c in chunks]
     if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):  # written sorted and unique: anything else is not ours
         return None
-    return metadata, Snapshot.from_rows(generation, chunks, vectors if len(chunks) <= EXACT_LIMIT else None)
+    return metadata, Snapshot.from_rows(generation, chunks, vectors)
 
 
 def save_pointer(state_dir: Path, value: dict[str, Any]) -> None:

@@ -207,10 +207,9 @@ class ChunkStore:
 
     def metadata(self, generation: Generation) -> dict[str, Any]:
         """A generation's collection metadata (the embedder and chunker that built it)."""
-        peeked = peek.read_store(self.settings)
-        found = peeked.metadata(generation.collection) if peeked is not None else None
+        found = self._peeked_metadata(generation)
         if found is not None:
-            return dict(found)
+            return found
         try:  # no file to read, or no such collection in it: the store itself says what is wrong
             return dict(self._get(generation.collection).metadata or {})
         except IndexWriteError:
@@ -428,8 +427,7 @@ class ChunkStore:
         # the collection's metadata when the engine cannot start.
         from_files = self._from_files(generation, damage)
         snapshot = from_files[1] if from_files is not None else None
-        peeked = peek.read_store(self.settings)
-        found = peeked.metadata(generation.collection) if peeked is not None else None
+        found = self._peeked_metadata(generation)
         if found is None:
             found = self._store_metadata(generation, from_files)
         for key, want in self._expected_metadata().items():
@@ -445,6 +443,12 @@ class ChunkStore:
         self._damage[generation.id] = damage
         self._snapshot = snapshot
         self._vectorstore = None
+
+    def _peeked_metadata(self, generation: Generation) -> dict[str, Any] | None:
+        """A generation's collection metadata read from the SQLite file without chromadb (None: it cannot say)."""
+        peeked = peek.read_store(self.settings)
+        found = peeked.metadata(generation.collection) if peeked is not None else None
+        return dict(found) if found is not None else None
 
     def _store_metadata(
         self, generation: Generation, from_files: tuple[dict[str, Any], Snapshot] | None
