@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -27,12 +29,14 @@ FOLDER = "records"
 POINTER = "pointer.json"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+@contextmanager
+def _atomic(path: Path) -> Iterator[BinaryIO]:
+    """A file written in full, synced, then renamed into place (never seen half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -41,18 +45,41 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _atomic_write(path: Path, data: bytes) -> None:
+    with _atomic(path) as out:
+        out.write(data)
+
+
 def save_records(state_dir: Path, metadata: dict[str, Any], records: Iterable[Record]) -> None:
-    """Write a generation's records (chunk text, metadata, vector) and its collection metadata."""
-    ordered = sorted(records, key=lambda r: r.chunk.chunk_id)
+    """Write a generation's records (chunk text, metadata, vector) and its collection metadata.
+
+    `records` must come in chunk-id order, each id once; they are written as they come, so memory
+    stays flat in the corpus size (holding them all cost ~17 KB a chunk at publish: issue 19). The
+    vectors go to a scratch file first because the .npy header needs the row count.
+    """
     folder = state_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps({"text": r.chunk.text, "meta": r.chunk.to_metadata()}) + "\n" for r in ordered)
-    _atomic_write(folder / "chunks.jsonl", lines.encode("utf-8"))
-    dims = len(ordered[0].vector) if ordered else 0
-    matrix = np.vstack([r.vector for r in ordered]).astype(np.float32) if ordered else np.zeros((0, dims), np.float32)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".vectors-", suffix=".npy", delete=False) as out:
-        np.save(out, matrix)
-    os.replace(out.name, folder / "vectors.npy")
+    rows, dims, last = 0, 0, None
+    with tempfile.TemporaryFile(dir=folder, prefix=".vectors-raw-") as raw:
+        with _atomic(folder / "chunks.jsonl") as lines:
+            for record in records:
+                cid = record.chunk.chunk_id
+                if last is not None and cid <= last:
+                    raise ValueError(f"records out of chunk-id order at {cid!r} (after {last!r})")
+                vector = np.asarray(record.vector, dtype="<f4").ravel()
+                if rows and vector.size != dims:
+                    raise ValueError(f"record {cid!r} has {vector.size} dimensions, the others {dims}")
+                last, dims = cid, vector.size
+                lines.write(
+                    (json.dumps({"text": record.chunk.text, "meta": record.chunk.to_metadata()}) + "\n").encode()
+                )
+                raw.write(vector.tobytes())
+                rows += 1
+        raw.seek(0)
+        with _atomic(folder / "vectors.npy") as out:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dims)}
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(raw, out, 1 << 20)
     _atomic_write(folder / "meta.json", json.dumps(metadata, sort_keys=True).encode("utf-8"))
 
 

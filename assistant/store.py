@@ -279,7 +279,7 @@ class ChunkStore:
         # Every file now in the generation's folder is listed with its checksum; the pointer holds the
         # list's own checksum, so readers and the next ingest can tell a whole generation from a damaged one.
         try:
-            records = self.records(generation).values()
+            records = self._sorted_records(generation)
             offline.save_records(generation.state_dir, dict(collection.metadata or {}), records)
             files = integrity.record(generation.state_dir)
         except OSError as exc:
@@ -382,6 +382,24 @@ class ChunkStore:
                     found[chunk.chunk_id] = Record(chunk, np.asarray(vector, dtype=np.float32))
         return found
 
+    def _sorted_records(self, generation: Generation) -> Iterator[Record]:
+        """A generation's records in chunk-id order, a batch at a time (never all held: issue 19)."""
+        ids = sorted(cid for page in self._pages(generation, []) for cid in page["ids"])
+        collection = self._get(generation.collection)
+        for i in range(0, len(ids), _WRITE_BATCH):
+            page = self._guard(
+                collection.get, ids=ids[i : i + _WRITE_BATCH], include=["documents", "metadatas", "embeddings"]
+            )
+            vectors = page["embeddings"] if page["embeddings"] is not None else []
+            found = {
+                cid: Record(Chunk.from_metadata(doc, meta), np.asarray(vector, dtype=np.float32))
+                for cid, doc, meta, vector in zip(
+                    page["ids"], page["documents"] or [], page["metadatas"] or [], vectors, strict=True
+                )
+                if doc is not None and meta is not None  # a record Chroma half-deleted is not a chunk
+            }
+            yield from (found[cid] for cid in ids[i : i + _WRITE_BATCH] if cid in found)
+
     # -- reading: a snapshot of the current generation ---------------------------------------------
 
     def open(self) -> ChunkStore:
@@ -406,9 +424,7 @@ class ChunkStore:
 
     def _pointed(self) -> Generation:
         generation = self.current_generation()
-        if generation is None and self._store_was_missing and any(
-            (self.settings.state_dir / "generations").glob("g*")
-        ):
+        if generation is None and self._store_was_missing and any((self.settings.state_dir / "generations").glob("g*")):
             raise IndexDamagedError(
                 f"The index store {self.store_file} is missing, though the index was built. "
                 "Run `assistant ingest` to build it again from the corpus."
@@ -549,4 +565,3 @@ class ChunkStore:
             if i in snapshot.by_id
         ]
         return sorted(hits, key=lambda hit: (-hit[1], hit[0].chunk_id))
-

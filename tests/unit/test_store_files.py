@@ -84,3 +84,41 @@ def test_damaged_vectors_are_read_from_chroma_instead(indexed: Settings, monkeyp
     assert connects == ["chroma"]
     assert [d.path for d in store.damage()] == [path]
     assert store._current().matrix.tobytes() == whole.matrix.tobytes()  # type: ignore[union-attr]
+
+
+def _record(cid: str, dims: int = 4) -> offline.Record:
+    from assistant.types import Chunk
+
+    text = f"text of {cid}"
+    chunk = Chunk(cid, "a", "A", 2008, ("1. Findings",), text, 0, len(text), 1, 1, None, None, "a.txt", 0)
+    return offline.Record(chunk, np.arange(dims, dtype=np.float32) + len(cid))
+
+
+def test_records_are_written_as_they_come_and_read_back_the_same(tmp_path) -> None:
+    from assistant.snapshot import Generation
+
+    written: list[str] = []
+
+    def one_at_a_time():  # a generator: save_records never needs the whole list
+        for cid in ("a1", "a2", "b10"):
+            written.append(cid)
+            yield _record(cid)
+
+    offline.save_records(tmp_path, {"embedder": "x"}, one_at_a_time())
+    assert written == ["a1", "a2", "b10"]
+    vectors = np.load(tmp_path / offline.FOLDER / "vectors.npy")
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 4)
+    assert np.array_equal(vectors[2], _record("b10").vector)
+    loaded = offline.load_snapshot(Generation("g1", "c", tmp_path))
+    assert loaded is not None and loaded[0] == {"embedder": "x"}
+    assert [c.chunk_id for c in loaded[1].chunks] == ["a1", "a2", "b10"]
+
+
+def test_records_out_of_order_are_refused_and_no_half_file_is_left(tmp_path) -> None:
+    with pytest.raises(ValueError, match="order"):
+        offline.save_records(tmp_path, {}, [_record("b"), _record("a")])
+    assert not (tmp_path / offline.FOLDER / "chunks.jsonl").exists()
+    assert not (tmp_path / offline.FOLDER / "vectors.npy").exists()
+    with pytest.raises(ValueError, match="dimensions"):
+        offline.save_records(tmp_path, {}, [_record("a", 4), _record("b", 3)])
+    assert list((tmp_path / offline.FOLDER).iterdir()) == []
