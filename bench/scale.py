@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 # First, even when PYTHONPATH names the repo too: bench/ingest.py must not shadow the `ingest` package.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if p not in (str(REPO), str(REPO / "bench"))]
@@ -83,32 +85,44 @@ class HashEmbedder(Embedder):
 
 
 class DiskCachedEmbedder(Embedder):
-    """Wraps an embedder and keeps its vectors in a file, so the second store is not embedded again."""
+    """Wraps an embedder and keeps its vectors in a file, so the second store is not embedded again.
+
+    Only used when a second store follows (the server): the cache holds every chunk's and unit's
+    sentence vector, which `assistant ingest` itself never does, so it would inflate the first store's
+    peak memory. Vectors are kept as float32 bytes (1.5 KB) rather than lists of floats (~12 KB each):
+    as lists, 10,000 chunks and their units held about 550 MB and made the ingest peak a benchmark's.
+    """
 
     def __init__(self, inner: Embedder, path: Path):
         self.inner, self.path = inner, path
         self.name, self.version, self.max_tokens = inner.name, inner.version, inner.max_tokens
-        self.cache: dict[str, list[float]] = pickle.loads(path.read_bytes()) if path.exists() else {}
+        self.cache: dict[str, bytes] = pickle.loads(path.read_bytes()) if path.exists() else {}
         self.hits = 0
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def _keep(self, text: str, vector) -> None:
+        self.cache[self._key(text)] = np.asarray(vector, dtype=np.float32).tobytes()
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-        missing = [t for t, k in zip(texts, keys, strict=True) if k not in self.cache]
+        missing = [t for t in texts if self._key(t) not in self.cache]
         if missing:
             for text, vector in zip(missing, self.inner.embed_documents(missing), strict=True):
-                self.cache[hashlib.sha1(text.encode()).hexdigest()] = vector
+                self._keep(text, vector)
         self.hits += len(texts) - len(missing)
-        return [self.cache[k] for k in keys]
+        return [np.frombuffer(self.cache[self._key(t)], dtype=np.float32).tolist() for t in texts]
 
     def embed_with_tokens(self, texts: list[str]):
         # Token vectors are not cached (they would be gigabytes): the index is built as `assistant ingest`
         # builds it, token vectors included, and only the second store's sentence vectors are reused.
         vectors, tokens = self.inner.embed_with_tokens(texts)
         for text, vector in zip(texts, vectors, strict=True):
-            self.cache[hashlib.sha1(text.encode()).hexdigest()] = list(map(float, vector))
+            self._keep(text, vector)
         return vectors, tokens
 
     def token_ids(self, text: str) -> list[int]:
@@ -203,17 +217,20 @@ def worker_ingest(job: dict[str, Any]) -> dict[str, Any]:
     from ingest.pipeline import run_ingest
 
     settings = _settings(job)
-    embedder = DiskCachedEmbedder(get_embedder(settings), Path(job["cache"]))
+    embedder = get_embedder(settings)
+    if job["cache"]:  # a second store follows: keep the sentence vectors for it
+        embedder = DiskCachedEmbedder(embedder, Path(job["cache"]))
     started = time.perf_counter()
     summary = run_ingest(settings, embedder=embedder, progress=False)
     seconds = time.perf_counter() - started
-    embedder.save()
+    if isinstance(embedder, DiskCachedEmbedder):
+        embedder.save()
     return {
         "chunks": summary.total_chunks,
         "files": summary.files,
         "failures": [f.reason for f in summary.failures],
         "ingest_s": seconds,
-        "reused_vectors": embedder.hits,
+        "reused_vectors": getattr(embedder, "hits", 0),
         "peak_mb": _peak_mb(),
     }
 
@@ -308,7 +325,7 @@ def measure(label: str, corpus: Path, work: Path, args: argparse.Namespace, ques
             "corpus": str(corpus),
             "index": str(index),
             "embedder": args.embedder,
-            "cache": str(cache),
+            "cache": str(cache) if args.server else None,
             "questions": questions,
         }
         server = None
