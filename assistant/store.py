@@ -371,8 +371,15 @@ class ChunkStore:
         except (sqlite3.Error, OSError):
             pass  # Chroma's schema changed or the file is busy: nothing is lost, only space is not reclaimed
 
-    def records(self, generation: Generation) -> dict[str, Record]:
-        """Every chunk of a generation with its vector, by id (to carry unchanged chunks forward)."""
+    def records(self, generation: Generation, files_whole: bool = False) -> dict[str, Record]:
+        """Every chunk of a generation with its vector, by id (to carry unchanged chunks forward).
+
+        With `files_whole` (the caller has checked the generation's folder), they are read from its own
+        files, vectors memory-mapped; otherwise, or when those cannot be read, from the store."""
+        if files_whole and self.settings.chroma_server is None:
+            from_files = offline.load_records(generation)
+            if from_files is not None:
+                return from_files
         found: dict[str, Record] = {}
         for page in self._pages(generation, ["documents", "metadatas", "embeddings"]):
             vectors = page["embeddings"] if page["embeddings"] is not None else []

@@ -237,7 +237,7 @@ def _run(
 
     pool: dict[str, Record] = {}
     if current is not None and not summary.rebuilt:
-        pool = store.records(current)
+        pool = store.records(current, files_whole=not damaged & {"records", "*"})
     kept_sources = [s for s in manifest.files if s not in removed and s not in prepared]
     carried = [r for r in pool.values() if r.chunk.source in kept_sources]
     for source in removed:

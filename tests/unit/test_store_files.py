@@ -122,3 +122,41 @@ def test_records_out_of_order_are_refused_and_no_half_file_is_left(tmp_path) -> 
     with pytest.raises(ValueError, match="dimensions"):
         offline.save_records(tmp_path, {}, [_record("a", 4), _record("b", 3)])
     assert list((tmp_path / offline.FOLDER).iterdir()) == []
+
+
+def test_an_ingest_carries_unchanged_chunks_from_the_files_not_the_store(
+    indexed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ChunkStore(indexed, get_embedder(indexed))
+    current = store.current_generation()
+    from_files, from_chroma = store.records(current, files_whole=True), store.records(current)
+    assert sorted(from_files) == sorted(from_chroma)
+    assert all(
+        from_files[c].chunk == r.chunk and np.array_equal(from_files[c].vector, r.vector)
+        for c, r in from_chroma.items()
+    )
+
+    asked: list[list[str]] = []
+    pages = ChunkStore._pages
+
+    def recording(self, generation, include):
+        asked.append(list(include))
+        return pages(self, generation, include)
+
+    monkeypatch.setattr(ChunkStore, "_pages", recording)
+    (indexed.corpus_dir / "added.txt").write_text(
+        "Employers value short courses.\n\nMore text on apprenticeships here.\n"
+    )
+    summary = run_ingest(indexed, progress=False)
+    assert summary.ok and summary.indexed == ["added.txt"]
+    assert not any("embeddings" in include for include in asked)  # no read-back of every vector from Chroma
+    after = ChunkStore(indexed, get_embedder(indexed))
+    assert after.open().count() == summary.total_chunks > len(from_chroma)
+    assert set(from_chroma) <= set(after.records(after.current_generation()))
+
+
+def test_damaged_record_files_are_carried_from_the_store(indexed: Settings) -> None:
+    store = ChunkStore(indexed, get_embedder(indexed))
+    current = store.current_generation()
+    (current.state_dir / offline.FOLDER / "vectors.npy").write_bytes(b"not a matrix")
+    assert len(store.records(current, files_whole=True)) == len(store.records(current)) > 0
