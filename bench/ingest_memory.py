@@ -1,6 +1,7 @@
 """Where ingest's memory goes: tracemalloc during an ingest of a report of one paragraph repeated.
 
-    .venv/bin/python bench/ingest_memory.py 3      # a 3 MB report, the hashed stand-in embedder: a few minutes
+    .venv/bin/python bench/ingest_memory.py 3                 # a 3 MB report, hashed stand-in embedder: minutes
+    .venv/bin/python bench/ingest_memory.py --synthetic 4000  # bench/scale.py's corpus of ~4,000 chunks instead
 
 Prints the traced peak and the largest allocation sites at the moment Python's own memory was largest
 (snapshots every 2 s). Only Python's allocations are traced (numpy's too); memory a native library keeps
@@ -27,10 +28,19 @@ def main() -> None:
     from bench.long_input import make
     from ingest.pipeline import run_ingest
 
-    megabytes = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     work = Path(tempfile.mkdtemp(prefix="ingest-memory-"))
-    path = make("normal", megabytes, work)
-    settings = Settings.load(corpus_dir=work, index_dir=work / "index", embedder="bench-fake")
+    if sys.argv[1:2] == ["--synthetic"]:  # several hundred varied reports, as bench/scale.py makes them
+        from bench.scale import HashEmbedder, make_corpus, real_sentences
+
+        corpus = work / "corpus"
+        sample = " ".join(real_sentences()[:200])
+        per_word = HashEmbedder().count_tokens(sample) / len(sample.split())
+        make_corpus(corpus, int(sys.argv[2]), per_word, Settings.load().chunk_tokens)
+        paths = None
+    else:
+        corpus = work
+        paths = [make("normal", float(sys.argv[1]) if len(sys.argv) > 1 else 3.0, work)]
+    settings = Settings.load(corpus_dir=corpus, index_dir=work / "index", embedder="bench-fake")
     tracemalloc.start(8)
     largest: list = [0, None]
     finished = threading.Event()
@@ -45,7 +55,7 @@ def main() -> None:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     started = time.perf_counter()
-    summary = run_ingest(settings, [path], progress=False)
+    summary = run_ingest(settings, paths, progress=False)
     finished.set()
     watcher.join()
     peak = tracemalloc.get_traced_memory()[1]
