@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.lexical import LexicalIndex, import_bm25s, tokenize
 from assistant.plan import Plan
-from assistant.rank.features import FEATURES, Context, UnitText, matrix, unit_text
+from assistant.rank.features import FEATURES, Context, UnitText, matrix, unit_text, words
 from assistant.rank.model import MODEL_PATH, AnswerModel, load_model
 from assistant.units import Unit, UnitIndex
 
@@ -200,9 +200,9 @@ def _load_derived(index: UnitIndex, directory: Path) -> tuple[list[UnitText], ob
             return None
         texts = [
             UnitText(
-                frozenset(a),
-                frozenset(b),
-                frozenset(c),
+                words(a),
+                words(b),
+                words(c),
                 int(d),
                 bool(e),
                 bool(f),
@@ -210,7 +210,7 @@ def _load_derived(index: UnitIndex, directory: Path) -> tuple[list[UnitText], ob
                 bool(h),
                 bool(i),
                 bool(j),
-                frozenset(y),
+                words(y),
             )
             for a, b, c, d, e, f, g, h, i, j, y in meta["texts"]
         ]

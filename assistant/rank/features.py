@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,13 +114,18 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitText:
-    """What is known about a unit without the question (computed once per generation)."""
+    """What is known about a unit without the question (computed once per generation).
 
-    terms: frozenset[str]
-    heading_terms: frozenset[str]
-    offers: frozenset[str]
+    Word sets are sorted tuples of interned strings, not frozensets: every unit of the corpus has one
+    in memory at ingest and in a reader, and a frozenset of 20 terms costs 2.2 KB, a tuple 0.2 KB
+    (issue 19: 17 KB a chunk in all); only a question's few hundred candidates are ever tested.
+    """
+
+    terms: tuple[str, ...]
+    heading_terms: tuple[str, ...]
+    offers: tuple[str, ...]
     length: int
     summary: bool
     case: bool
@@ -127,16 +133,21 @@ class UnitText:
     about_text: bool
     one_case: bool
     first_in_section: bool
-    years: frozenset[str] = frozenset()  # the years the unit's text names
+    years: tuple[str, ...] = ()  # the years the unit's text names
+
+
+def words(found: Iterable[str]) -> tuple[str, ...]:
+    """A word set as UnitText keeps it: sorted, each string interned (shared by every unit using it)."""
+    return tuple(sorted({sys.intern(w) for w in found}))
 
 
 def unit_text(unit: Unit, terms: Sequence[str], heading_terms: Sequence[str], paragraph: int | None) -> UnitText:
     """The question-free description of `unit` (its stemmed terms and those of its section headings given)."""
     section = " ".join(unit.section)
     return UnitText(
-        terms=frozenset(terms),
-        heading_terms=frozenset(heading_terms),
-        offers=frozenset(k for k, p in OFFERS.items() if p.search(unit.text)),
+        terms=words(terms),
+        heading_terms=words(heading_terms),
+        offers=words(k for k, p in OFFERS.items() if p.search(unit.text)),
         length=len(unit.text.split()),
         summary=bool(_SUMMARY.search(section)),
         case=bool(_CASE.search(section)),
@@ -146,7 +157,7 @@ def unit_text(unit: Unit, terms: Sequence[str], heading_terms: Sequence[str], pa
         about_text=bool(_ABOUT_TEXT.search(unit.text) or about_literature(unit.text)),
         one_case=bool(_ONE_CASE.search(unit.text)),
         first_in_section=paragraph in (None, 1) and unit.start == 0,
-        years=frozenset(YEAR.findall(unit.text)),
+        years=words(YEAR.findall(unit.text)),
     )
 
 
@@ -164,10 +175,13 @@ class Context:
     report_year: dict[str, str] = field(default_factory=dict)  # report id -> its year of publication
 
 
-def _share(weights: dict[str, float], have: frozenset[str]) -> float:
-    """IDF-weighted share of the topic's terms (`weights`) that `have` holds."""
+def _share(weights: dict[str, float], *have: tuple[str, ...]) -> float:
+    """IDF-weighted share of the topic's terms (`weights`) that any of `have` holds.
+
+    Summed in the order of `weights` (sorted terms), so the figure does not depend on string hashing
+    (PYTHONHASHSEED): summed in a set's order, the last bits differed between runs."""
     total = sum(weights.values())
-    return sum(weights[t] for t in have if t in weights) / total if total else 0.0
+    return sum(w for t, w in weights.items() if any(t in h for h in have)) / total if total else 0.0
 
 
 def matrix(
@@ -193,12 +207,12 @@ def matrix(
     top_bm25 = float(bm25.max()) if bm25.size and bm25.max() > 0 else 1.0
     wants = ctx.plan.wants
     named = set(ctx.plan.reports)
-    weights = {t: ctx.weight(t) for t in ctx.topic_terms}
+    weights = {t: ctx.weight(t) for t in sorted(ctx.topic_terms)}
     # A year the question asks about ("in 2022", "the 2008 study") is met by a unit that names it or sits in
     # a report of that year; when no candidate meets it the reports likely do not give what is asked.
     asked = ctx.plan.years
     met = [
-        bool(asked) and bool(asked & (text.years | {ctx.report_year.get(unit.report, "")}))
+        bool(asked) and bool(asked & {*text.years, ctx.report_year.get(unit.report, "")})
         for unit, text in zip(units, texts, strict=True)
     ]
     none_met = float(bool(asked) and not any(met))
@@ -209,7 +223,7 @@ def matrix(
         row[col["cos_rank"]] = 1.0 / math.sqrt(1.0 + cos_rank[i])
         row[col["bm25"]] = bm25[i] / top_bm25
         row[col["words"]] = _share(weights, text.terms)
-        row[col["words_all"]] = _share(weights, text.terms | text.heading_terms)
+        row[col["words_all"]] = _share(weights, text.terms, text.heading_terms)
         row[col["heading"]] = _share(weights, text.heading_terms)
         rank = ctx.passage_rank.get(unit.chunk_id)
         row[col["passage_rank"]] = 1.0 / math.sqrt(rank) if rank else 0.0

@@ -162,3 +162,39 @@ def test_damaged_or_stale_model_file_is_a_clear_error(tmp_path: Path):
     other.write_text(json.dumps(stale), encoding="utf-8")
     with pytest.raises(ModelFileError, match="other features"):
         load_model(other)
+
+
+_SEEDED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from assistant.plan import make_plan
+from assistant.rank.features import FEATURES, Context, matrix, unit_text
+from tests.unit.test_rank import _unit
+words = "employers value short flexible courses near the workplace and local brokers".split()
+units = [_unit(" ".join(words[: i + 3]) + ".", uid=i) for i in range(len(words) - 3)]
+texts = [unit_text(u, u.text.rstrip(".").split(), ["courses"], 1) for u in units]
+question = "why do employers value short flexible courses near local brokers"
+ctx = Context(
+    plan=make_plan(question), topic_terms=frozenset(question.split()), weight=lambda t: 1 / 3 + 0.1 * len(t),
+    passage_rank={}, passage_late={}, best_late=0.5, coverage=0.5, report_year={},
+)
+rows = matrix(ctx, units, texts, np.full(len(units), 0.5), np.zeros(len(units)), np.zeros(len(units)))
+print([float(x) for row in rows for x in row[[FEATURES.index(f) for f in ("words", "words_all", "heading")]]])
+"""
+
+
+def test_features_do_not_depend_on_string_hashing():
+    """Word shares summed in a set's order differed in their last bits between runs (PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    found = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", _SEEDED, root], capture_output=True, text=True, env=env, cwd=root)
+        assert done.returncode == 0, done.stderr
+        found.add(done.stdout)
+    assert len(found) == 1
