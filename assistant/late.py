@@ -5,8 +5,8 @@ re-ranks the hybrid list and tells in-scope from out-of-scope questions better t
 with the model we already have. No library stores token vectors next to Chroma for a
 sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
 (`assistant.matrices`: projected onto 192 directions fitted at ingest and re-normalised, see
-TOKEN_DIMS, then int8 with a scale per row: 196 bytes a token instead of 768 as float16), and an
-index of row ranges by chunk id.
+TOKEN_DIMS, then residual-coded: a centroid id and 2 bits a dimension, 50 bytes a token instead of
+196 as int8 or 768 as float16), and an index of row ranges by chunk id.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from assistant.atomic import replace_directory
 from assistant.matrices import Codebook, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normalised (2: int8 at 384; 1: float16)
+# 4: residual-coded (3: int8 projected to 192 directions, re-normalised; 2: int8 at 384; 1: float16)
+TOKENS_VERSION = "maxsim-r2c256p192n/4"
 # Directions the token rows are projected onto at ingest (None keeps all of the model's), re-normalised
 # after projection so MaxSim stays a cosine. Chosen on the training questions only (evals/train.jsonl:
 # bench/token_options.py for retrieval, evals/sets.py's train/dev splits after refitting the ranker):
@@ -36,11 +37,16 @@ TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normal
 TOKEN_DIMS: int | None = 192
 TOKEN_RENORMALISE = True
 # Residual compression of the projected rows (issue 19, ColBERTv2's scheme; TOKENS_VERSION 4): each
-# token is the id of its nearest of TOKEN_CENTROIDS k-means centroids and its residual at TOKEN_BITS a
-# dimension, fitted on the same spread sample as the basis. See assistant.matrices.Codebook.
-TOKEN_CENTROIDS = 1024
+# token is the id of its nearest of TOKEN_CENTROIDS k-means centroids (uint16) and its residual at
+# TOKEN_BITS a dimension, fitted on the same spread sample as the basis; decoded rows re-normalised.
+# Chosen on the training questions (bench/token_options.py, bench/results/token_options-residual-train.txt):
+# 256 centroids, 2 bits, re-normalised kept train hit@5 / MRR within 0.01 of int8 (-0.002 / -0.005) and
+# dev MRR (+0.006), dev hit@5 -0.025 (3 of 117 questions, as for every residual variant measured, even
+# 4 bits at 160 dims), at 10.4 KB a chunk instead of 38; 1,024 or 4,096 centroids were no better
+# beyond that noise (4,096: 13.7 KB), 1 bit lost 0.014 train MRR, un-normalised decoding lost MRR.
+TOKEN_CENTROIDS = 256
 TOKEN_BITS = 2
-TOKEN_DECODED_RENORMALISE = False
+TOKEN_DECODED_RENORMALISE = True
 _MATRIX = "rows"
 
 

@@ -16,6 +16,18 @@ append-then-map layout for int8 codes with per-row scales, hence this small form
     <name>.json    {"format", "rows", "dims", "source_dims", "projected", "normalised"}
 
 The JSON is written last, on `close()`: a matrix without it was never finished and does not load.
+
+Token vectors go one step further (`Codebook`, `ResidualWriter`, `ResidualMatrix`; issue 19): after
+the projection each row is the id of its nearest k-means centroid and its residual at a few bits a
+dimension, ColBERTv2's residual compression, 50 bytes a token at 2 bits x 192 instead of 196:
+
+    <name>.ids     uint16, one centroid id per row (raw bytes)
+    <name>.codes   uint8, rows x ceil(dims * bits / 8), packed bucket numbers (raw bytes)
+    <name>.basis.npy  float32, source_dims x dims (only when projected)
+    <name>.centroids.npy  float16, centroids x dims
+    <name>.buckets.npy    float32, 2 x dims x 2**bits: bucket cutoffs, decoded values
+    <name>.json    {"format", "rows", "source_dims", "coded", "dims", "projected", "normalised", "bits",
+                    "centroids", "renormalise_decoded"}
 """
 
 from __future__ import annotations
@@ -375,9 +387,10 @@ def fit_codebook(
     # would be too narrow.
     held = np.arange(len(projected)) % 10 == 9 if len(projected) >= 20 else np.ones(len(projected), dtype=bool)
     fitted = projected[~held] if (~held).any() else projected
-    k = max(1, min(int(centroids), len(fitted)))
-    if k == len(fitted):
-        centres = fitted.copy()
+    distinct = np.unique(fitted, axis=0)  # sorted: k-means needs no more centres than distinct rows
+    k = max(1, min(int(centroids), len(distinct)))
+    if k == len(distinct):
+        centres = distinct
     else:
         # Random initial centres and a few Lloyd passes: about 1.5 s for 1,024 centres on 12,000 rows (two
         # cores), where MiniBatchKMeans's k-means++ seeding alone took 15-30 s.
