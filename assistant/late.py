@@ -5,8 +5,8 @@ re-ranks the hybrid list and tells in-scope from out-of-scope questions better t
 with the model we already have. No library stores token vectors next to Chroma for a
 sentence-transformers model, so they are kept here: every chunk's token rows in one compact matrix
 (`assistant.matrices`: projected onto 192 directions fitted at ingest and re-normalised, see
-TOKEN_DIMS, then int8 with a scale per row: 196 bytes a token instead of 768 as float16), and an
-index of row ranges by chunk id.
+TOKEN_DIMS, then residual-coded: a centroid id and 2 bits a dimension, 50 bytes a token instead of
+196 as int8 or 768 as float16), and an index of row ranges by chunk id.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from assistant.atomic import replace_directory
-from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
+from assistant.matrices import Codebook, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
 from assistant.types import Chunk
 
-TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normalised (2: int8 at 384; 1: float16)
+# 4: residual-coded (3: int8 projected to 192 directions, re-normalised; 2: int8 at 384; 1: float16)
+TOKENS_VERSION = "maxsim-r2c256p192n/4"
 # Directions the token rows are projected onto at ingest (None keeps all of the model's), re-normalised
 # after projection so MaxSim stays a cosine. Chosen on the training questions only (evals/train.jsonl:
 # bench/token_options.py for retrieval, evals/sets.py's train/dev splits after refitting the ranker):
@@ -35,13 +36,24 @@ TOKENS_VERSION = "maxsim-i8p192n/3"  # 3: projected to 192 directions, re-normal
 # features include these scores, is refitted on vectors made this way (evals/train_ranker.py).
 TOKEN_DIMS: int | None = 192
 TOKEN_RENORMALISE = True
+# Residual compression of the projected rows (issue 19, ColBERTv2's scheme; TOKENS_VERSION 4): each
+# token is the id of its nearest of TOKEN_CENTROIDS k-means centroids (uint16) and its residual at
+# TOKEN_BITS a dimension, fitted on the same spread sample as the basis; decoded rows re-normalised.
+# Chosen on the training questions (bench/token_options.py, bench/results/token_options-residual-train.txt):
+# 256 centroids, 2 bits, re-normalised kept train hit@5 / MRR within 0.01 of int8 (-0.002 / -0.005) and
+# dev MRR (+0.006), dev hit@5 -0.025 (3 of 117 questions, as for every residual variant measured, even
+# 4 bits at 160 dims), at 10.4 KB a chunk instead of 38; 1,024 or 4,096 centroids were no better
+# beyond that noise (4,096: 13.7 KB), 1 bit lost 0.014 train MRR, un-normalised decoding lost MRR.
+TOKEN_CENTROIDS = 256
+TOKEN_BITS = 2
+TOKEN_DECODED_RENORMALISE = True
 _MATRIX = "rows"
 
 
 class TokenVectors:
     """Token matrices (rows L2-normalised before projection) by chunk id, in one memory-mapped matrix."""
 
-    def __init__(self, matrix: CompactMatrix, ranges: dict[str, tuple[int, int]], embedder: str = ""):
+    def __init__(self, matrix: ResidualMatrix, ranges: dict[str, tuple[int, int]], embedder: str = ""):
         self._matrix = matrix
         self._ranges = ranges
         self.embedder = embedder
@@ -50,6 +62,11 @@ class TokenVectors:
     def basis(self) -> np.ndarray | None:
         """The projection the rows were stored with (reused for chunks carried into a new generation)."""
         return self._matrix.basis
+
+    @property
+    def codebook(self) -> Codebook | None:
+        """What the rows were encoded with (carried, with the basis, into a new generation)."""
+        return self._matrix.codebook
 
     @property
     def normalised(self) -> bool:
@@ -89,28 +106,27 @@ class TokenVectors:
     def copy_to(self, writer: TokenWriter, chunk_ids: Iterable[str], batch: int = 256) -> None:
         """Append these chunks' stored rows to `writer`, a bounded batch at a time.
 
-        Rows go as they are stored when the writer has the same basis; rows stored unprojected are
-        projected onto the writer's basis (a small first index, grown large enough to fit one).
+        Rows go as they are stored when the writer has the same codebook; rows stored unprojected are
+        decoded and encoded again with the writer's (a small first index, grown large enough to fit a
+        basis). Projected rows only ever travel with their own codebook.
         """
         ids = [cid for cid in chunk_ids if cid in self._ranges]
-        if self.basis is None:
-            same = writer.basis is None
-        else:
-            same = writer.normalised == self.normalised and (
-                writer.basis is self.basis or (writer.basis is not None and np.array_equal(writer.basis, self.basis))
-            )
+        book = self.codebook
+        same = book is None or (writer.codebook is not None and writer.codebook.same(book))
         if not same and self.basis is not None:
-            raise ValueError("rows projected on one basis cannot be carried to another")
+            raise ValueError("rows encoded with one codebook cannot be carried to another")
         for i in range(0, len(ids), batch):
             part = ids[i : i + batch]
-            codes, scales = self._matrix.spans(self._ranges[cid] for cid in part)
+            centroids, codes = self._matrix.spans(self._ranges[cid] for cid in part)
             at = 0
             for cid in part:
                 a, b = self._ranges[cid]
-                if same:
-                    writer.add_codes(cid, codes[at : at + b - a], scales[at : at + b - a])
+                if book is None:  # an empty matrix: no rows to copy
+                    writer.add(cid, np.zeros((0, writer.source_dims), dtype=np.float32))
+                elif same:
+                    writer.add_codes(cid, centroids[at : at + b - a], codes[at : at + b - a])
                 else:
-                    writer.add(cid, codes[at : at + b - a].astype(np.float32) * scales[at : at + b - a, None])
+                    writer.add(cid, book.decode(centroids[at : at + b - a], codes[at : at + b - a]))
                 at += b - a
 
     @classmethod
@@ -123,7 +139,7 @@ class TokenVectors:
             ranges = {k: (int(a), int(b)) for k, (a, b) in meta["ranges"].items()}
         except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None
-        matrix = CompactMatrix.load(directory, _MATRIX)
+        matrix = ResidualMatrix.load(directory, _MATRIX)
         if matrix is None or any(b > len(matrix) for _, b in ranges.values()):
             return None
         return cls(matrix, ranges, str(meta.get("embedder", "")))
@@ -135,6 +151,25 @@ def fit_tokens_basis(rows: Sequence[np.ndarray]) -> np.ndarray | None:
     return fit_basis(np.concatenate(rows), TOKEN_DIMS) if rows and TOKEN_DIMS else None
 
 
+def fit_tokens_codebook(rows: Sequence[np.ndarray], carried: Codebook | None = None) -> Codebook | None:
+    """The codebook new token rows are encoded with: `carried`'s when it has a basis, else fitted on `rows`.
+
+    As the basis always was: a codebook on a basis travels from generation to generation, so carried
+    rows are copied as stored. One without a basis (a model of few dimensions, or a first index too
+    small to fit one) is kept too unless `rows` now fit a basis. None: no rows and nothing carried.
+    """
+    if carried is not None and carried.basis is not None:
+        return carried
+    rows = [np.asarray(r, dtype=np.float32) for r in rows if len(r)]
+    if not rows:
+        return carried
+    sample = np.concatenate(rows)
+    basis = fit_basis(sample, TOKEN_DIMS) if TOKEN_DIMS else None
+    if carried is not None and basis is None:
+        return carried
+    return fit_codebook(sample, basis, TOKEN_CENTROIDS, TOKEN_BITS, TOKEN_RENORMALISE, TOKEN_DECODED_RENORMALISE)
+
+
 class TokenWriter:
     """Token vectors written chunk by chunk straight to `directory` (a generation being built).
 
@@ -142,19 +177,16 @@ class TokenWriter:
     ranges last, so a folder whose writer never closed does not load.
     """
 
-    def __init__(
-        self,
-        directory: Path,
-        embedder: str,
-        source_dims: int,
-        basis: np.ndarray | None = None,
-        normalise: bool | None = None,
-    ):
+    def __init__(self, directory: Path, embedder: str, source_dims: int, codebook: Codebook | None):
         self.directory = directory
         self.embedder = embedder
-        normalise = TOKEN_RENORMALISE if normalise is None else normalise
-        self._matrix = MatrixWriter(directory, _MATRIX, source_dims, basis, normalise)
+        self.source_dims = source_dims
+        self._matrix = ResidualWriter(directory, _MATRIX, source_dims, codebook)
         self._ranges: dict[str, tuple[int, int]] = {}
+
+    @property
+    def codebook(self) -> Codebook | None:
+        return self._matrix.codebook
 
     @property
     def basis(self) -> np.ndarray | None:
@@ -171,8 +203,9 @@ class TokenWriter:
     def add(self, chunk_id: str, rows: np.ndarray) -> None:
         self._ranges[chunk_id] = self._matrix.append(rows)
 
-    def add_codes(self, chunk_id: str, codes: np.ndarray, scales: np.ndarray) -> None:
-        self._ranges[chunk_id] = self._matrix.append_codes(codes, scales)
+    def add_codes(self, chunk_id: str, centroids: np.ndarray, codes: np.ndarray) -> None:
+        """Rows encoded already with this writer's codebook (centroid ids, packed residual codes)."""
+        self._ranges[chunk_id] = self._matrix.append_codes(centroids, codes)
 
     def close(self) -> TokenVectors:
         """Finish the files; the vectors, memory-mapped."""
@@ -193,17 +226,16 @@ def write_tokens(
 ) -> TokenVectors:
     """Write a tokens folder atomically: `keep`'s rows copied from `carried`, `fresh`'s quantised.
 
-    The basis is `carried`'s (so copied rows stay comparable), else fitted to `fresh`. A crash leaves
-    the previous folder, never half of a new one.
+    The codebook (basis, centroids, buckets) is `carried`'s (so copied rows stay comparable), else
+    fitted to `fresh` (`fit_tokens_codebook`). A crash leaves the previous folder, never half of a new one.
     """
     rows = [np.asarray(m, dtype=np.float32) for m in fresh.values() if len(m)]
-    dims = carried._matrix.source_dims if carried is not None else (rows[0].shape[1] if rows else 0)
-    basis = carried.basis if carried is not None else fit_tokens_basis(rows)
-    normalise = carried.normalised if carried is not None and carried.basis is not None else None
+    dims = carried.source_dims if carried is not None else (rows[0].shape[1] if rows else 0)
+    codebook = fit_tokens_codebook(rows, carried.codebook if carried is not None else None)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tokens-", dir=directory.parent))
     try:
-        writer = TokenWriter(staging, embedder, dims, basis, normalise)
+        writer = TokenWriter(staging, embedder, dims, codebook)
         if carried is not None:
             carried.copy_to(writer, keep)
         for chunk_id in sorted(fresh):

@@ -30,37 +30,63 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if p not in (str(REPO), str(REP
 
 from assistant.config import Settings, prepare_runtime  # noqa: E402
 
-VARIANTS = {  # name: (dims, re-normalised)
-    "full 384": (None, False),
-    "128": (128, False),
-    "128 re-normalised": (128, True),
-    "96 re-normalised": (96, True),
-    "160 re-normalised": (160, True),
-    "192 re-normalised": (192, True),
+VARIANTS = {  # name: (dims, re-normalised, residual: (centroids, bits, decoded rows re-normalised) or None for int8)
+    "full 384": (None, False, None),
+    "128": (128, False, None),
+    "128 re-normalised": (128, True, None),
+    "96 re-normalised": (96, True, None),
+    "160 re-normalised": (160, True, None),
+    "192 re-normalised": (192, True, None),
+    # Residual compression (TOKENS_VERSION 4): a centroid id and `bits` a dimension per token.
+    "192 c1024 2b": (192, True, (1024, 2, False)),
+    "192 c1024 2b renorm": (192, True, (1024, 2, True)),
+    "192 c256 2b renorm": (192, True, (256, 2, True)),
+    "192 c4096 2b renorm": (192, True, (4096, 2, True)),
+    "192 c1024 1b renorm": (192, True, (1024, 1, True)),
+    "128 c1024 4b renorm": (128, True, (1024, 4, True)),
+    "128 c1024 4b": (128, True, (1024, 4, False)),
+    "160 c1024 4b renorm": (160, True, (1024, 4, True)),
 }
 SAMPLE = 64  # chunks the basis is fitted on, as ingest/vectors.py _BASIS_SAMPLE
 
 
-def _variant(rows: dict[str, np.ndarray], dims: int | None, normalise: bool, folder: Path):
-    """Token vectors of `rows` projected onto a basis fitted on a spread sample of chunks, in `folder`."""
+def _variant(rows: dict[str, np.ndarray], dims: int | None, normalise: bool, residual, folder: Path):
+    """Token vectors of `rows` projected onto a basis fitted on a spread sample of chunks, in `folder`.
+
+    With `residual` (centroids, bits, re-normalise decoded rows) the centroids and buckets are fitted
+    on the same sample, as ingest fits them; without, rows are int8 with a scale each.
+    """
     from assistant.late import TokenVectors
-    from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
+    from assistant.matrices import CompactMatrix, MatrixWriter, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
 
     ids = sorted(rows)
     step = max(1, len(ids) // SAMPLE)
-    basis = None if dims is None else fit_basis(np.concatenate([rows[c] for c in ids[::step][:SAMPLE]]), dims)
+    sample = np.concatenate([rows[c] for c in ids[::step][:SAMPLE]])
+    basis = None if dims is None else fit_basis(sample, dims)
+    source_dims = next(iter(rows.values())).shape[1]
     ranges = {}
-    with MatrixWriter(folder, "rows", next(iter(rows.values())).shape[1], basis, normalise) as writer:
+    if residual is None:
+        writer = MatrixWriter(folder, "rows", source_dims, basis, normalise)
+    else:
+        centroids, bits, renormalise = residual
+        writer = ResidualWriter(
+            folder, "rows", source_dims, fit_codebook(sample, basis, centroids, bits, normalise, renormalise)
+        )
+    with writer:
         for cid in ids:
             ranges[cid] = writer.append(rows[cid])
-    matrix = CompactMatrix.load(folder, "rows")
+    matrix = (CompactMatrix if residual is None else ResidualMatrix).load(folder, "rows")
     assert matrix is not None
     return TokenVectors(matrix, ranges)
 
 
 def _bytes_per_chunk(vectors, n: int) -> float:
+    """Stored bytes per chunk: the rows, and the basis and codebook shared by all of them."""
     matrix = vectors._matrix
-    return (matrix.codes.size + 4 * len(matrix.scales)) / n
+    if hasattr(matrix, "nbytes"):
+        return matrix.nbytes / n
+    basis = 0 if matrix.basis is None else matrix.basis.nbytes
+    return (matrix.codes.size + 4 * len(matrix.scales) + basis) / n
 
 
 def _rerank_ms(vectors, ids: list[str]) -> tuple[float, float]:
@@ -124,8 +150,8 @@ def main() -> None:
     print(header + f" {'re-rank p50/p95 ms':>19}")
     with tempfile.TemporaryDirectory(prefix="token-options-") as tmp:
         for name in args.variants:
-            dims, normalise = VARIANTS[name]
-            vectors = _variant(rows, dims, normalise, Path(tmp) / name.replace(" ", "-"))
+            dims, normalise, residual = VARIANTS[name]
+            vectors = _variant(rows, dims, normalise, residual, Path(tmp) / name.replace(" ", "-"))
             scorer = LateScorer(vectors, base_scorer.idf, base_scorer.unseen_idf)
             retriever._late = (lexical, scorer)
             p50, p95 = _rerank_ms(vectors, ids)

@@ -8,21 +8,22 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Settings
-from assistant.late import TokenVectors, TokenWriter, fit_tokens_basis
+from assistant.late import TokenVectors, TokenWriter, fit_tokens_codebook
 from assistant.lexical import LexicalIndex
+from assistant.matrices import Codebook
 from assistant.rank import prepare as prepare_ranker
 from assistant.store import ChunkStore, Generation
 from assistant.types import Chunk
 from assistant.units import UnitIndex
 from ingest.chunk import embedding_text
 
-_BASIS_SAMPLE = 64  # chunks (about 12,000 token rows) the token vectors' projection is fitted on
+_BASIS_SAMPLE = 64  # chunks (about 12,000 token rows) the token vectors' projection and codebook are fitted on
 
 
 def _embedding_order(fresh: list[Chunk], texts: dict[str, str], first: int) -> list[Chunk]:
     """The order new chunks are embedded in: a spread sample first, then the rest shortest first.
 
-    The sample (every n-th chunk by id) is what the token vectors' projection is fitted on, so it
+    The sample (every n-th chunk by id) is what the token vectors' codebook is fitted on, so it
     must cover the whole text, not its shortest passages; after it each batch holds texts of similar
     length (less padding).
     """
@@ -81,9 +82,9 @@ def embed_fresh(
 class TokenSink:
     """A generation's token vectors, written to disk as they come (never all held in memory).
 
-    Carried chunks keep their stored rows (and the basis they were projected on). A generation with
-    no earlier rows to follow fits its basis on the first _BASIS_SAMPLE new chunks (the spread
-    sample), held until then (about 20 MB), then written like the rest.
+    Carried chunks keep their stored rows (and the codebook they were encoded with: basis, centroids,
+    buckets). A generation with no earlier rows to follow fits its codebook on the first _BASIS_SAMPLE
+    new chunks (the spread sample), held until then (about 20 MB), then written like the rest.
     """
 
     def __init__(self, directory: Path, embedder: str, old: TokenVectors | None):
@@ -95,12 +96,10 @@ class TokenSink:
     def carry(self, chunk_ids: list[str]) -> None:
         self.carried = chunk_ids
         if self.old is not None and self.old.basis is not None:
-            self._open(self.old.basis, self.old.source_dims)
+            self._open(self.old.codebook, self.old.source_dims)
 
-    def _open(self, basis: np.ndarray | None, dims: int) -> TokenWriter:
-        # Rows carried on the old basis keep its re-normalisation too, so old and new rows compare.
-        normalise = self.old.normalised if self.old is not None and self.old.basis is not None else None
-        self.writer = TokenWriter(self.directory, self.embedder, dims, basis, normalise)
+    def _open(self, codebook: Codebook | None, dims: int) -> TokenWriter:
+        self.writer = TokenWriter(self.directory, self.embedder, dims, codebook)
         if self.old is not None and self.carried:
             self.old.copy_to(self.writer, self.carried)
         return self.writer
@@ -115,10 +114,10 @@ class TokenSink:
             self.writer.add(chunk_id, matrix)
 
     def _flush(self) -> None:
-        """Fit the basis on the chunks held, open the writer and write them."""
+        """Fit the codebook on the chunks held, open the writer and write them."""
         rows = [np.asarray(m, dtype=np.float32) for _, m in self.waiting if len(m)]
         dims = rows[0].shape[1] if rows else (self.old.source_dims if self.old else 0)
-        writer = self._open(fit_tokens_basis(rows), dims)
+        writer = self._open(fit_tokens_codebook(rows, self.old.codebook if self.old else None), dims)
         for chunk_id, matrix in self.waiting:
             writer.add(chunk_id, matrix)
         self.waiting = []
@@ -135,7 +134,7 @@ class TokenSink:
         if writer is None:  # nothing new was embedded: only carried rows (kept as they were stored)
             if self.old is None:
                 return
-            writer = self._open(self.old.basis, self.old.source_dims)
+            writer = self._open(self.old.codebook, self.old.source_dims)
         writer.close()
 
 

@@ -495,8 +495,8 @@ def test_token_vectors_of_a_larger_model_are_projected_and_carried(
 def test_token_vectors_of_the_previous_version_are_made_again(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An index of TOKENS_VERSION 2 (int8 at the model's 384 dimensions) is rebuilt projected by the next ingest."""
-    from assistant import embeddings
+    """An index of TOKENS_VERSION 3 (int8 rows on the basis) is rebuilt residual-coded by the next ingest."""
+    from assistant import embeddings, late
     from assistant.late import TOKENS_VERSION, TokenVectors
     from tests.conftest import FakeEmbedder
 
@@ -506,12 +506,13 @@ def test_token_vectors_of_the_previous_version_are_made_again(
     monkeypatch.setitem(embeddings._REGISTRY, "fake", lambda s: Wide())
     first = run_ingest(settings, progress=False)
     index = settings.state_dir / "generations" / first.generation / "tokens" / "index.json"
-    index.write_text(index.read_text(encoding="utf-8").replace(TOKENS_VERSION, "maxsim-i8/2"), encoding="utf-8")
+    index.write_text(index.read_text(encoding="utf-8").replace(TOKENS_VERSION, "maxsim-i8p192n/3"), encoding="utf-8")
     assert TokenVectors.load(index.parent) is None  # an old version is not read
     again = run_ingest(settings, progress=False)
     assert again.ok and again.generation != first.generation
     rebuilt = TokenVectors.load(settings.state_dir / "generations" / again.generation / "tokens")
     assert rebuilt is not None and rebuilt.basis is not None and rebuilt.normalised
+    assert rebuilt.codebook is not None and rebuilt.codebook.bits == late.TOKEN_BITS
     assert len(rebuilt) == _store(settings).count()
 
 
