@@ -366,7 +366,7 @@ class Codebook:
         return codebook
 
 
-def _kmeans(rows: np.ndarray, k: int, seed: int, passes: int = 20) -> np.ndarray:
+def _kmeans(rows: np.ndarray, k: int, seed: int, passes: int = 60) -> np.ndarray:
     """k centres of `rows`: random distinct rows to start, then Lloyd passes (an empty cluster keeps its centre).
 
     By hand rather than scikit-learn's KMeans (the same algorithm with init="random"): importing
@@ -375,8 +375,16 @@ def _kmeans(rows: np.ndarray, k: int, seed: int, passes: int = 20) -> np.ndarray
     """
     rows = np.asarray(rows, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    centres = rows[np.sort(rng.choice(len(rows), size=k, replace=False))].copy()
     norms = np.einsum("ij,ij->i", rows, rows)
+    # k-means++ seeding: each next centre drawn with probability proportional to its squared distance
+    chosen = [int(rng.integers(len(rows)))]
+    closest = np.maximum(norms - 2.0 * rows @ rows[chosen[0]] + norms[chosen[0]], 0.0)
+    for _ in range(1, k):
+        total = float(closest.sum())
+        pick = int(rng.choice(len(rows), p=closest / total)) if total > 0 else int(rng.integers(len(rows)))
+        chosen.append(pick)
+        closest = np.minimum(closest, np.maximum(norms - 2.0 * rows @ rows[pick] + norms[pick], 0.0))
+    centres = rows[chosen].copy()
     for _ in range(passes):
         distance = norms[:, None] - 2.0 * (rows @ centres.T) + np.einsum("ij,ij->i", centres, centres)[None, :]
         nearest = distance.argmin(axis=1)
