@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from assistant.atomic import replace_directory
-from assistant.matrices import Codebook, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
+from assistant.matrices import fit_basis
+from assistant.residual import Codebook, ResidualMatrix, ResidualWriter, fit_codebook
 from assistant.types import Chunk
 
 # 4: residual-coded (3: int8 projected to 192 directions, re-normalised; 2: int8 at 384; 1: float16)

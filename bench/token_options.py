@@ -57,7 +57,8 @@ def _variant(rows: dict[str, np.ndarray], dims: int | None, normalise: bool, res
     on the same sample, as ingest fits them; without, rows are int8 with a scale each.
     """
     from assistant.late import TokenVectors
-    from assistant.matrices import CompactMatrix, MatrixWriter, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
+    from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
+    from assistant.residual import ResidualMatrix, ResidualWriter, fit_codebook
 
     ids = sorted(rows)
     step = max(1, len(ids) // SAMPLE)

@@ -10,8 +10,8 @@ import numpy as np
 from assistant.config import Settings
 from assistant.late import TokenVectors, TokenWriter, fit_tokens_codebook
 from assistant.lexical import LexicalIndex
-from assistant.matrices import Codebook
 from assistant.rank import prepare as prepare_ranker
+from assistant.residual import Codebook
 from assistant.store import ChunkStore, Generation
 from assistant.types import Chunk
 from assistant.units import UnitIndex

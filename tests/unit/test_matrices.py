@@ -9,7 +9,8 @@ import pytest
 
 from assistant import late
 from assistant.late import TokenVectors, TokenWriter, fit_tokens_codebook, write_tokens
-from assistant.matrices import CompactMatrix, MatrixWriter, ResidualMatrix, ResidualWriter, fit_basis, fit_codebook
+from assistant.matrices import CompactMatrix, MatrixWriter, fit_basis
+from assistant.residual import ResidualMatrix, ResidualWriter, fit_codebook
 
 TOKEN_DIMS = 192  # assistant.late.TOKEN_DIMS: token vectors are projected to 192 directions and re-normalised
 TOKEN_BITS = 2  # assistant.late.TOKEN_BITS: then a centroid id and 2 bits a dimension (48 + 2 bytes a token)
