@@ -33,7 +33,7 @@ class Codebook:
     A row (projected onto `basis` and re-normalised, as `project` does) is stored as the id of its
     nearest centroid (uint16) and its residual from that centroid at `bits` a dimension: each
     dimension's value falls in one of 2**bits buckets cut at quantiles of the sample's residuals, and
-    is decoded to that bucket's median (ColBERTv2's residual compression).
+    is decoded to the mean of the sample's residuals in that bucket (ColBERTv2's residual compression).
     """
 
     def __init__(
