@@ -94,18 +94,19 @@ def _record(cid: str, dims: int = 4) -> offline.Record:
     return offline.Record(chunk, np.arange(dims, dtype=np.float32) + len(cid))
 
 
-def test_records_are_written_as_they_come_and_read_back_the_same(tmp_path) -> None:
+def test_records_from_a_generator_are_written_in_order_and_read_back_the_same(tmp_path) -> None:
     from assistant.snapshot import Generation
 
     written: list[str] = []
 
-    def one_at_a_time():  # a generator: save_records never needs the whole list
+    def one_at_a_time():  # a generator, as publish passes (that it is not held is bench/ingest_memory.py's to show)
         for cid in ("a1", "a2", "b10"):
             written.append(cid)
             yield _record(cid)
 
     offline.save_records(tmp_path, {"embedder": "x"}, one_at_a_time())
     assert written == ["a1", "a2", "b10"]
+    assert sorted(f.name for f in (tmp_path / offline.FOLDER).iterdir()) == ["chunks.jsonl", "meta.json", "vectors.npy"]
     vectors = np.load(tmp_path / offline.FOLDER / "vectors.npy")
     assert vectors.dtype == np.float32 and vectors.shape == (3, 4)
     assert np.array_equal(vectors[2], _record("b10").vector)
